@@ -1,0 +1,50 @@
+# Thin front door: CMake builds, CTest + pytest test. See README.md.
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+PYTEST_ARGS ?=
+
+.PHONY: all build asan test unit integration bench demo fuzz bootstrap clean kafka-start kafka-stop
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan: bootstrap
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSMARTTECH_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Unit tests run under AddressSanitizer + UndefinedBehaviorSanitizer.
+unit: asan
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+# Integration tests: real Kafka broker (started by the test harness), real readers.
+integration: build
+	@.venv/bin/python -m pytest -ra tests/integration $(PYTEST_ARGS)
+
+test: unit integration
+
+bench: build
+	@bench/run
+
+demo: build
+	@scripts/demo
+
+fuzz: bootstrap
+	@scripts/fuzz
+
+kafka-start:
+	@scripts/kafka-local start
+
+kafka-stop:
+	@scripts/kafka-local stop
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
