@@ -1,0 +1,194 @@
+/* producer.c — idempotent batching producer bound to one topic, counting delivery reports. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka/kafka.h"
+#include "kafka/kafka_internal.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+
+/* Delivery reports are served every this many sends, so counters stay fresh and the
+ * report queue stays short without a poll call per message. */
+#define SENDS_PER_POLL 1024
+/* Longest single wait while the local queue is full or while flushing. */
+#define POLL_SLICE_MS 100
+
+struct kafka_producer {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    char *brokers;
+    char *topic;
+    uint64_t produced, delivered, failed;
+    bool brokers_down, fatal;
+    char last_error[256];
+    unsigned since_poll;
+};
+
+/* Producer defaults for throughput with per-event durability (see kafka.h); -X overrides. */
+static const char *const producer_defaults[] = {
+    "enable.idempotence", "true",
+    "acks", "all",
+    "compression.type", "lz4",
+    "linger.ms", "20",
+    "batch.size", "1000000",
+    "batch.num.messages", "10000",
+    "queue.buffering.max.messages", "500000",
+    "message.timeout.ms", "300000",
+    "partitioner", "murmur2_random",
+    NULL,
+};
+
+/* Delivery report (served from rd_kafka_poll/flush, on the caller's thread): one per message. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    kafka_producer *p = opaque;
+    if (m->err) {
+        p->failed++;
+        snprintf(p->last_error, sizeof p->last_error, "delivery failed: %s", rd_kafka_err2str(m->err));
+    } else {
+        p->delivered++;
+        p->brokers_down = false;
+    }
+}
+
+/* Client-level errors (served like delivery reports). Transport errors are informational:
+ * librdkafka reconnects with backoff by itself; only a fatal error stops the producer. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kafka_producer *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[200];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
+        p->fatal = true;
+        snprintf(p->last_error, sizeof p->last_error, "fatal producer error (%s): %s",
+                 rd_kafka_err2name(orig), why);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) p->brokers_down = true;
+    snprintf(p->last_error, sizeof p->last_error, "%s", reason);
+}
+
+/* Builds the client; no network I/O happens before the first send. */
+st_code kafka_producer_new(kafka_producer **out, const char *brokers, const char *topic,
+                           const kafka_props *extra, st_err *e)
+{
+    char why[512];
+    rd_kafka_conf_t *conf = NULL;
+    kafka_producer *p = NULL;
+    *out = NULL;
+    if (!topic || !*topic) return st_err_set(e, ST_ERR_ARG, "no Kafka topic given (--topic NAME)");
+    st_code rc = kafka_conf_base(&conf, brokers, extra, producer_defaults, e);
+    if (rc != ST_OK) return rc;
+
+    p = st_xcalloc(1, sizeof *p);
+    p->brokers = st_xstrdup(brokers);
+    p->topic = st_xstrdup(topic);
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+    if (!p->rk) {
+        rd_kafka_conf_destroy(conf);
+        rc = st_err_set(e, ST_ERR_ARG, "cannot create Kafka producer for %s: %s", brokers, why);
+        goto fail;
+    }
+    p->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    if (!p->rkt) {
+        rc = st_err_set(e, ST_ERR_KAFKA, "cannot create Kafka topic handle %s: %s", topic,
+                        rd_kafka_err2str(rd_kafka_last_error()));
+        goto fail;
+    }
+    *out = p;
+    return ST_OK;
+fail:
+    kafka_producer_destroy(p);
+    return rc;
+}
+
+/* Does not flush: what is still queued is dropped (librdkafka purges on destroy). */
+void kafka_producer_destroy(kafka_producer *p)
+{
+    if (!p) return;
+    if (p->rkt) rd_kafka_topic_destroy(p->rkt);
+    if (p->rk) {
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
+        rd_kafka_destroy(p->rk);
+    }
+    free(p->brokers);
+    free(p->topic);
+    free(p);
+}
+
+/* Enqueue with copy; on QUEUE_FULL serve reports in short slices until max_block_ms. */
+st_code kafka_producer_send(kafka_producer *p, const void *key, size_t key_len, const void *value,
+                            size_t value_len, int max_block_ms, st_err *e)
+{
+    int64_t start = -1;
+    for (;;) {
+        if (p->fatal) return st_err_set(e, ST_ERR_KAFKA, "topic %s: %s", p->topic, p->last_error);
+        if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                             (void *)(uintptr_t)value, value_len, key, key_len, NULL) == 0) {
+            p->produced++;
+            if (++p->since_poll >= SENDS_PER_POLL) {
+                p->since_poll = 0;
+                rd_kafka_poll(p->rk, 0);
+            }
+            return ST_OK;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_last_error();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return st_err_set(e, ST_ERR_KAFKA, "cannot queue message for topic %s: %s", p->topic,
+                              rd_kafka_err2str(err));
+        int64_t now = st_monotonic_us();
+        if (start < 0) start = now;
+        int64_t left_ms = max_block_ms - (now - start) / 1000;
+        if (left_ms <= 0)
+            return st_err_set(e, ST_ERR_STATE, "topic %s: local producer queue full (%d messages)",
+                              p->topic, rd_kafka_outq_len(p->rk));
+        rd_kafka_poll(p->rk, left_ms < POLL_SLICE_MS ? (int)left_ms : POLL_SLICE_MS);
+    }
+}
+
+void kafka_producer_poll(kafka_producer *p, int timeout_ms)
+{
+    rd_kafka_poll(p->rk, timeout_ms);
+}
+
+/* rd_kafka_flush in slices so an abort flag (second Ctrl+C) is noticed within 100 ms. */
+st_code kafka_producer_flush(kafka_producer *p, int timeout_ms, const volatile sig_atomic_t *abort,
+                             st_err *e)
+{
+    int64_t deadline = st_monotonic_us() + (int64_t)timeout_ms * 1000;
+    while (rd_kafka_outq_len(p->rk) > 0) {
+        if (abort && *abort)
+            return st_err_set(e, ST_ERR_INTERRUPTED, "topic %s: flush interrupted with %d messages queued",
+                              p->topic, rd_kafka_outq_len(p->rk));
+        int64_t left_ms = (deadline - st_monotonic_us()) / 1000;
+        if (left_ms <= 0) break;
+        rd_kafka_flush(p->rk, left_ms < POLL_SLICE_MS ? (int)left_ms : POLL_SLICE_MS);
+    }
+    rd_kafka_poll(p->rk, 0);
+    int left = rd_kafka_outq_len(p->rk);
+    if (left > 0)
+        return st_err_set(e, ST_ERR_KAFKA, "topic %s: %d messages still queued after %d ms (brokers %s%s%s)",
+                          p->topic, left, timeout_ms, p->brokers, p->last_error[0] ? ": " : "",
+                          p->last_error);
+    return ST_OK;
+}
+
+void kafka_producer_stats_get(const kafka_producer *p, kafka_producer_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->produced = p->produced;
+    out->delivered = p->delivered;
+    out->failed = p->failed;
+    out->in_flight = p->produced - p->delivered - p->failed;
+    out->queue_depth = rd_kafka_outq_len(p->rk);
+    out->brokers_down = p->brokers_down;
+    out->fatal = p->fatal;
+    snprintf(out->last_error, sizeof out->last_error, "%s", p->last_error);
+}
