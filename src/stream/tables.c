@@ -1,0 +1,239 @@
+#include "stream/tables.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/buf.h"
+
+typedef struct col {
+    const char *name;
+    delta_type type;
+    int nullable;
+} col;
+
+static const col silver_cols[] = {
+    {"event_id", DELTA_TYPE_STRING, 0},     {"sensor_id", DELTA_TYPE_STRING, 0},
+    {"building_id", DELTA_TYPE_STRING, 0},  {"floor", DELTA_TYPE_INTEGER, 0},
+    {"room_id", DELTA_TYPE_STRING, 0},      {"sensor_type", DELTA_TYPE_STRING, 0},
+    {"value", DELTA_TYPE_DOUBLE, 0},        {"unit", DELTA_TYPE_STRING, 0},
+    {"event_time", DELTA_TYPE_TIMESTAMP, 0},{"event_date", DELTA_TYPE_DATE, 0},
+    {"seq", DELTA_TYPE_LONG, 0},            {"battery_pct", DELTA_TYPE_DOUBLE, 1},
+    {"converted_from_f", DELTA_TYPE_BOOLEAN, 0},
+    {"source_partition", DELTA_TYPE_INTEGER, 0},
+    {"source_offset", DELTA_TYPE_LONG, 0},  {"ingest_time", DELTA_TYPE_TIMESTAMP, 0},
+};
+
+static const col bronze_file_tail[] = {
+    {"source_file", DELTA_TYPE_STRING, 0},
+    {"source_line", DELTA_TYPE_LONG, 0},
+    {"ingest_time", DELTA_TYPE_TIMESTAMP, 0},
+};
+
+static const col bronze_kafka_cols[] = {
+    {"topic", DELTA_TYPE_STRING, 0},          {"partition", DELTA_TYPE_INTEGER, 0},
+    {"offset", DELTA_TYPE_LONG, 0},           {"kafka_timestamp", DELTA_TYPE_TIMESTAMP, 1},
+    {"key", DELTA_TYPE_STRING, 1},            {"value", DELTA_TYPE_STRING, 1},
+    {"value_base64", DELTA_TYPE_STRING, 1},   {"ingest_time", DELTA_TYPE_TIMESTAMP, 0},
+};
+
+static const col quarantine_cols[] = {
+    {"reason", DELTA_TYPE_STRING, 0},      {"detail", DELTA_TYPE_STRING, 1},
+    {"raw", DELTA_TYPE_STRING, 1},         {"raw_base64", DELTA_TYPE_STRING, 1},
+    {"source", DELTA_TYPE_STRING, 0},      {"topic", DELTA_TYPE_STRING, 1},
+    {"partition", DELTA_TYPE_INTEGER, 1},  {"offset", DELTA_TYPE_LONG, 1},
+    {"file", DELTA_TYPE_STRING, 1},        {"line", DELTA_TYPE_LONG, 1},
+    {"ingest_time", DELTA_TYPE_TIMESTAMP, 0},
+};
+
+static const col gold_cols[] = {
+    {"window_start", DELTA_TYPE_TIMESTAMP, 0}, {"window_end", DELTA_TYPE_TIMESTAMP, 0},
+    {"building_id", DELTA_TYPE_STRING, 0},     {"floor", DELTA_TYPE_INTEGER, 0},
+    {"room_id", DELTA_TYPE_STRING, 0},         {"sensor_type", DELTA_TYPE_STRING, 0},
+    {"count", DELTA_TYPE_LONG, 0},             {"avg", DELTA_TYPE_DOUBLE, 0},
+    {"min", DELTA_TYPE_DOUBLE, 0},             {"max", DELTA_TYPE_DOUBLE, 0},
+    {"first_event_time", DELTA_TYPE_TIMESTAMP, 0}, {"last_event_time", DELTA_TYPE_TIMESTAMP, 0},
+    {"window_date", DELTA_TYPE_DATE, 0},
+};
+
+static const col alert_cols[] = {
+    {"alert_id", DELTA_TYPE_STRING, 0},   {"state", DELTA_TYPE_STRING, 0},
+    {"rule", DELTA_TYPE_STRING, 0},       {"sensor_id", DELTA_TYPE_STRING, 0},
+    {"building_id", DELTA_TYPE_STRING, 0},{"floor", DELTA_TYPE_INTEGER, 0},
+    {"room_id", DELTA_TYPE_STRING, 0},    {"sensor_type", DELTA_TYPE_STRING, 0},
+    {"value", DELTA_TYPE_DOUBLE, 0},      {"threshold", DELTA_TYPE_DOUBLE, 0},
+    {"event_time", DELTA_TYPE_TIMESTAMP, 0}, {"detection_time", DELTA_TYPE_TIMESTAMP, 0},
+};
+
+static void add_cols(delta_schema *s, const col *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) delta_schema_add(s, c[i].name, c[i].type, c[i].nullable, NULL);
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+delta_schema *table_schema(table_kind k)
+{
+    delta_schema *s = delta_schema_new();
+    switch (k) {
+    case TABLE_BRONZE_FILES:
+        add_cols(s, silver_cols, SILVER_CONVERTED_FROM_F + 1);
+        add_cols(s, bronze_file_tail, N(bronze_file_tail));
+        break;
+    case TABLE_BRONZE_KAFKA: add_cols(s, bronze_kafka_cols, N(bronze_kafka_cols)); break;
+    case TABLE_SILVER: add_cols(s, silver_cols, N(silver_cols)); break;
+    case TABLE_QUARANTINE: add_cols(s, quarantine_cols, N(quarantine_cols)); break;
+    case TABLE_GOLD: add_cols(s, gold_cols, N(gold_cols)); break;
+    case TABLE_ALERTS: add_cols(s, alert_cols, N(alert_cols)); break;
+    default: break;
+    }
+    return s;
+}
+
+const char *table_partition_column(table_kind k)
+{
+    switch (k) {
+    case TABLE_SILVER: return "event_date";
+    case TABLE_BRONZE_FILES: return "event_date";
+    case TABLE_GOLD: return "window_date";
+    default: return NULL;
+    }
+}
+
+const char *table_name(table_kind k)
+{
+    static const char *names[] = {"bronze_output", "bronze_kafka", "silver", "quarantine", "gold_room_1m", "alerts"};
+    return k < TABLE_KIND_COUNT ? names[k] : "?";
+}
+
+const char *table_default_path(table_kind k)
+{
+    static const char *paths[] = {TABLE_BRONZE_FILES_PATH, TABLE_BRONZE_KAFKA_PATH, TABLE_SILVER_PATH,
+                                  TABLE_QUARANTINE_PATH,   TABLE_GOLD_PATH,         TABLE_ALERTS_PATH};
+    return k < TABLE_KIND_COUNT ? paths[k] : NULL;
+}
+
+delta_table *table_open_or_create(table_kind k, const char *path, st_err *e)
+{
+    delta_schema *s = table_schema(k);
+    const char *part = table_partition_column(k);
+    delta_table *t = delta_table_create(path, s, part ? &part : NULL, part ? 1 : 0, table_name(k), NULL, e);
+    delta_schema_destroy(s);
+    return t;
+}
+
+static void append_str(delta_batch *b, int c, iot_str s) { delta_batch_append_string(b, c, s.ptr, s.len); }
+
+void table_append_event(delta_batch *b, const iot_event *ev)
+{
+    append_str(b, SILVER_EVENT_ID, ev->event_id);
+    append_str(b, SILVER_SENSOR_ID, ev->sensor_id);
+    append_str(b, SILVER_BUILDING_ID, ev->building_id);
+    delta_batch_append_int(b, SILVER_FLOOR, ev->floor);
+    append_str(b, SILVER_ROOM_ID, ev->room_id);
+    append_str(b, SILVER_SENSOR_TYPE, ev->sensor_type);
+    delta_batch_append_double(b, SILVER_VALUE, ev->value);
+    append_str(b, SILVER_UNIT, ev->unit);
+    delta_batch_append_long(b, SILVER_EVENT_TIME, ev->event_time_us);
+    delta_batch_append_int(b, SILVER_EVENT_DATE, ev->event_date);
+    delta_batch_append_long(b, SILVER_SEQ, ev->seq);
+    if (ev->has_battery)
+        delta_batch_append_double(b, SILVER_BATTERY_PCT, ev->battery_pct);
+    else
+        delta_batch_append_null(b, SILVER_BATTERY_PCT);
+    delta_batch_append_bool(b, SILVER_CONVERTED_FROM_F, ev->converted_from_f);
+}
+
+int table_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t len;
+        unsigned min;
+        if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; c &= 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; c &= 0x07; }
+        else return 0;
+        if (i + len > n) return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+            c = (c << 6) | (s[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+        i += len;
+    }
+    return 1;
+}
+
+void table_base64(const char *str, size_t n, st_buf *out)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = (const unsigned char *)str;
+    st_buf_reserve(out, (n + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        char q[4] = {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
+        st_buf_append(out, q, 4);
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+        char q[4] = {tbl[v >> 18], tbl[(v >> 12) & 63], i + 1 < n ? tbl[(v >> 6) & 63] : '=', '='};
+        st_buf_append(out, q, 4);
+    }
+}
+
+/* Appends raw as a string column, or base64 in the next column when it is not UTF-8. */
+static void append_raw(delta_batch *b, int col_raw, int col_b64, const char *raw, size_t n)
+{
+    if (!raw) {
+        delta_batch_append_null(b, col_raw);
+        delta_batch_append_null(b, col_b64);
+    } else if (table_utf8_valid(raw, n)) {
+        delta_batch_append_string(b, col_raw, raw, n);
+        delta_batch_append_null(b, col_b64);
+    } else {
+        st_buf enc = {0};
+        table_base64(raw, n, &enc);
+        delta_batch_append_null(b, col_raw);
+        delta_batch_append_string(b, col_b64, (const char *)enc.data, enc.len);
+        st_buf_free(&enc);
+    }
+}
+
+void table_append_quarantine(delta_batch *b, const char *reason, const char *detail, const char *raw,
+                             size_t raw_len, const char *topic, int32_t partition, int64_t offset,
+                             const char *file, int64_t line, int64_t ingest_time_us)
+{
+    char source[1200];
+    if (topic)
+        snprintf(source, sizeof source, "kafka:%s/%d/%lld", topic, (int)partition, (long long)offset);
+    else
+        snprintf(source, sizeof source, "file:%s:%lld", file ? file : "?", (long long)line);
+    delta_batch_append_string(b, Q_REASON, reason, strlen(reason));
+    if (detail)
+        delta_batch_append_string(b, Q_DETAIL, detail, strlen(detail));
+    else
+        delta_batch_append_null(b, Q_DETAIL);
+    append_raw(b, Q_RAW, Q_RAW_BASE64, raw, raw_len);
+    delta_batch_append_string(b, Q_SOURCE, source, strlen(source));
+    if (topic) {
+        delta_batch_append_string(b, Q_TOPIC, topic, strlen(topic));
+        delta_batch_append_int(b, Q_PARTITION, partition);
+        delta_batch_append_long(b, Q_OFFSET, offset);
+        delta_batch_append_null(b, Q_FILE);
+        delta_batch_append_null(b, Q_LINE);
+    } else {
+        delta_batch_append_null(b, Q_TOPIC);
+        delta_batch_append_null(b, Q_PARTITION);
+        delta_batch_append_null(b, Q_OFFSET);
+        if (file)
+            delta_batch_append_string(b, Q_FILE, file, strlen(file));
+        else
+            delta_batch_append_null(b, Q_FILE);
+        delta_batch_append_long(b, Q_LINE, line);
+    }
+    delta_batch_append_long(b, Q_INGEST_TIME, ingest_time_us);
+}

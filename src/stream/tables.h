@@ -1,0 +1,99 @@
+/* tables.h — the pipeline's Delta tables: their schemas, partitioning, default paths,
+ * and how one row of each is appended to a delta_batch.
+ *
+ * Every stream job (bronze, silver, gold) goes through these functions, so a column is
+ * defined once. Column indexes are the enum values below (schema order).
+ */
+#ifndef ST_STREAM_TABLES_H
+#define ST_STREAM_TABLES_H
+
+#include <stdint.h>
+
+#include "delta/delta.h"
+#include "iot/event.h"
+
+#define TABLE_BRONZE_FILES_PATH "data/output/bronze_output"
+#define TABLE_BRONZE_KAFKA_PATH "data/output/bronze_kafka"
+#define TABLE_SILVER_PATH "data/output/silver_delta"
+#define TABLE_QUARANTINE_PATH "data/output/quarantine_delta"
+#define TABLE_GOLD_PATH "data/output/gold_room_1m"
+#define TABLE_ALERTS_PATH "data/output/alerts_delta"
+
+typedef enum table_kind {
+    TABLE_BRONZE_FILES = 0, /* typed rows from JSON files + source file and line */
+    TABLE_BRONZE_KAFKA,     /* raw Kafka records */
+    TABLE_SILVER,           /* typed, validated, normalized, deduplicated; by event_date */
+    TABLE_QUARANTINE,       /* rejected input with its reason and source */
+    TABLE_GOLD,             /* 1-minute (configurable) window aggregates per room and type */
+    TABLE_ALERTS,           /* alert open/close rows */
+    TABLE_KIND_COUNT
+} table_kind;
+
+/* Silver columns (also the first columns of bronze_output). */
+enum {
+    SILVER_EVENT_ID = 0, SILVER_SENSOR_ID, SILVER_BUILDING_ID, SILVER_FLOOR, SILVER_ROOM_ID,
+    SILVER_SENSOR_TYPE, SILVER_VALUE, SILVER_UNIT, SILVER_EVENT_TIME, SILVER_EVENT_DATE, SILVER_SEQ,
+    SILVER_BATTERY_PCT, SILVER_CONVERTED_FROM_F,
+    SILVER_SOURCE_PARTITION, /* Kafka partition (silver) */
+    SILVER_SOURCE_OFFSET,    /* Kafka offset (silver) */
+    SILVER_INGEST_TIME,
+    SILVER_NCOLS
+};
+
+/* bronze_output columns: the typed event columns as in silver (0..SILVER_CONVERTED_FROM_F),
+ * then source file, line, ingest time. */
+enum {
+    BRONZE_SOURCE_FILE = SILVER_CONVERTED_FROM_F + 1, BRONZE_SOURCE_LINE, BRONZE_INGEST_TIME,
+    BRONZE_NCOLS
+};
+
+enum {
+    BK_TOPIC = 0, BK_PARTITION, BK_OFFSET, BK_KAFKA_TIMESTAMP, BK_KEY, BK_VALUE, BK_VALUE_BASE64,
+    BK_INGEST_TIME, BK_NCOLS
+};
+
+enum {
+    Q_REASON = 0, Q_DETAIL, Q_RAW, Q_RAW_BASE64, Q_SOURCE, Q_TOPIC, Q_PARTITION, Q_OFFSET, Q_FILE,
+    Q_LINE, Q_INGEST_TIME, Q_NCOLS
+};
+
+enum {
+    GOLD_WINDOW_START = 0, GOLD_WINDOW_END, GOLD_BUILDING_ID, GOLD_FLOOR, GOLD_ROOM_ID,
+    GOLD_SENSOR_TYPE, GOLD_COUNT, GOLD_AVG, GOLD_MIN, GOLD_MAX, GOLD_FIRST_EVENT_TIME,
+    GOLD_LAST_EVENT_TIME, GOLD_WINDOW_DATE, GOLD_NCOLS
+};
+
+enum {
+    ALERT_ALERT_ID = 0, ALERT_STATE, ALERT_RULE, ALERT_SENSOR_ID, ALERT_BUILDING_ID, ALERT_FLOOR,
+    ALERT_ROOM_ID, ALERT_SENSOR_TYPE, ALERT_VALUE, ALERT_THRESHOLD, ALERT_EVENT_TIME,
+    ALERT_DETECTION_TIME, ALERT_NCOLS
+};
+
+/* Schema of a table (caller destroys). */
+delta_schema *table_schema(table_kind k);
+/* Partition column of a table, or NULL (silver: event_date). */
+const char *table_partition_column(table_kind k);
+/* Short name ("silver", "bronze_kafka", ...). */
+const char *table_name(table_kind k);
+/* Default path relative to the working directory. */
+const char *table_default_path(table_kind k);
+
+/* Creates the table at path if missing, else opens it (same schema required). */
+delta_table *table_open_or_create(table_kind k, const char *path, st_err *e);
+
+/* Appends the typed event columns (0..SILVER_CONVERTED_FROM_F) of ev to b. */
+void table_append_event(delta_batch *b, const iot_event *ev);
+
+/* Appends a quarantine row. raw may be NULL; when raw is not valid UTF-8 it is stored base64 in
+ * raw_base64 (and raw is null). For a Kafka source give topic/partition/offset and file NULL;
+ * for a file source give file/line and topic NULL. */
+void table_append_quarantine(delta_batch *b, const char *reason, const char *detail, const char *raw,
+                             size_t raw_len, const char *topic, int32_t partition, int64_t offset,
+                             const char *file, int64_t line, int64_t ingest_time_us);
+
+/* 1 if s[0..n) is valid UTF-8. */
+int table_utf8_valid(const char *s, size_t n);
+/* Appends the standard base64 of s[0..n) to out (no NUL). */
+void table_base64(const char *s, size_t n, st_buf *out);
+
+#endif
