@@ -95,7 +95,7 @@ static st_code topic_metadata(kafka_admin *a, const char *topic, int timeout_ms,
     rd_kafka_topic_destroy(rkt);
     if (err) {
         char what[300];
-        snprintf(what, sizeof what, "describing topic %s", topic);
+        snprintf(what, sizeof what, "looking up topic %s", topic);
         return unreachable(a, what, timeout_ms, err, e);
     }
     st_code rc = ST_OK;
