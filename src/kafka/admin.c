@@ -223,8 +223,14 @@ st_code kafka_admin_watermarks(kafka_admin *a, const char *topic, int timeout_ms
     kafka_partition_offsets *po = st_xcalloc((size_t)parts ? (size_t)parts : 1, sizeof *po);
     for (int i = 0; i < parts; i++) {
         int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(a->rk, topic, i, &lo, &hi, ms_left(deadline));
+        rd_kafka_resp_err_t err;
+        /* A just-created partition can answer "not leader" for a moment: retry until deadline. */
+        while ((err = rd_kafka_query_watermark_offsets(a->rk, topic, i, &lo, &hi, ms_left(deadline))) &&
+               (err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) &&
+               st_monotonic_us() < deadline)
+            sleep_ms(100);
         if (err) {
             free(po);
             return st_err_set(e, ST_ERR_KAFKA, "end offsets of %s [%d] on %s: %s", topic, i, a->brokers,
