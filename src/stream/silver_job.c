@@ -1,0 +1,698 @@
+#include "stream/silver_job.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "delta/delta.h"
+#include "stream/dedup.h"
+#include "stream/tables.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+
+enum { T_BRONZE = 0, T_SILVER = 1, T_QUAR = 2, NT = 3 };
+
+typedef struct part_state {
+    int assigned;
+    int at_eof;
+    int64_t off[NT];       /* next offset each table still needs; -1 unknown */
+    int64_t batch_end;     /* next offset after the last record of the batch, -1 none */
+    dedup_state *dedup;
+} part_state;
+
+typedef struct job {
+    const silver_config *c;
+    silver_stats *st;
+    silver_progress_fn cb;
+    void *opaque;
+    rd_kafka_t *rk;
+    delta_table *tables[NT];
+    delta_batch *batches[NT];
+    part_state *parts;
+    int nparts;
+    rd_kafka_message_t **msgs;
+    size_t nmsgs;
+    iot_arena *arena;
+    int fatal;
+    st_err ferr;
+    int assigned_count;
+    int64_t last_activity_us;
+} job;
+
+static const char *table_label[NT] = {"bronze_kafka", "silver", "quarantine"};
+
+void silver_config_init(silver_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->brokers = "localhost:9092";
+    c->topic = "iot_smartech";
+    c->group = "smarttech-silver";
+    c->bronze_path = TABLE_BRONZE_KAFKA_PATH;
+    c->silver_path = TABLE_SILVER_PATH;
+    c->quarantine_path = TABLE_QUARANTINE_PATH;
+    c->checkpoint = "data/checkpoints/silver_kafka";
+    c->trigger_us = 1000000;
+    c->max_events = 100000;
+    c->from = SILVER_FROM_EARLIEST;
+    c->dedup_delay_us = 10LL * 60 * 1000000;
+    c->future_tolerance_us = 5LL * 60 * 1000000;
+    c->once_idle_us = 60LL * 1000000;
+}
+
+double silver_stats_latency_ms(const silver_stats *s, double pct)
+{
+    if (!s->latency_count) return -1;
+    uint64_t want = (uint64_t)((double)s->latency_count * pct / 100.0);
+    if (want >= s->latency_count) want = s->latency_count - 1;
+    uint64_t acc = 0;
+    for (int i = 0; i < SILVER_LAT_BUCKETS; i++) {
+        acc += s->latency_hist[i];
+        if (acc > want) return (i + 1) * 10.0;
+    }
+    return SILVER_LAT_BUCKETS * 10.0;
+}
+
+static void set_fatal(job *j, st_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_fatal(job *j, st_code code, const char *fmt, ...)
+{
+    if (j->fatal) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->ferr.msg, sizeof j->ferr.msg, fmt, ap);
+    va_end(ap);
+    j->ferr.code = code;
+    j->fatal = 1;
+}
+
+static void app_id(const job *j, int32_t p, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s/%d", j->c->group, j->c->topic, (int)p);
+}
+
+static part_state *part_get(job *j, int32_t p)
+{
+    if (p < 0) return NULL;
+    if (p >= j->nparts) {
+        int n = p + 1;
+        j->parts = st_xrealloc(j->parts, (size_t)n * sizeof *j->parts);
+        memset(j->parts + j->nparts, 0, (size_t)(n - j->nparts) * sizeof *j->parts);
+        for (int i = j->nparts; i < n; i++) {
+            j->parts[i].batch_end = -1;
+            for (int t = 0; t < NT; t++) j->parts[i].off[t] = -1;
+        }
+        j->nparts = n;
+    }
+    return &j->parts[p];
+}
+
+/* Drops the records collected so far (rebalance, failed batch): nothing of them is committed. */
+static void discard_batch(job *j)
+{
+    for (size_t i = 0; i < j->nmsgs; i++) rd_kafka_message_destroy(j->msgs[i]);
+    j->nmsgs = 0;
+    for (int p = 0; p < j->nparts; p++) {
+        j->parts[p].batch_end = -1;
+        if (j->parts[p].dedup) dedup_state_discard_batch(j->parts[p].dedup);
+    }
+}
+
+/* Start offset of a partition none of whose tables has an offset yet: resolved once from
+ * --from and remembered in the checkpoint folder, so that a table that commits later (after a
+ * crash between commits) starts exactly where the others did. */
+static st_code start_offset(job *j, int32_t p, int64_t *out, st_err *e)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s/start-offsets/%s-%d", j->c->checkpoint, j->c->topic, (int)p);
+    st_buf b = {0};
+    st_code rc = st_read_file(name, &b, e);
+    if (rc == ST_OK) {
+        char *end;
+        long long v = strtoll(st_buf_cstr(&b), &end, 10);
+        st_buf_free(&b);
+        if (end != (char *)b.data && v >= 0) {
+            *out = v;
+            return ST_OK;
+        }
+        return st_err_set(e, ST_ERR_FORMAT, "checkpoint file %s is damaged (expected an offset)", name);
+    }
+    st_buf_free(&b);
+    if (rc != ST_ERR_NOTFOUND) return rc;
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(j->rk, j->c->topic, p, &lo, &hi, 10000);
+    if (err)
+        return st_err_set(e, ST_ERR_KAFKA, "cannot read offsets of %s [%d] from %s: %s", j->c->topic, (int)p,
+                          j->c->brokers, rd_kafka_err2str(err));
+    int64_t v = lo;
+    if (j->c->from == SILVER_FROM_LATEST) v = hi;
+    if (j->c->from == SILVER_FROM_TIMESTAMP) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, j->c->topic, p)->offset = j->c->from_timestamp_ms;
+        err = rd_kafka_offsets_for_times(j->rk, l, 10000);
+        v = l->elems[0].offset;
+        if (!err) err = l->elems[0].err;
+        rd_kafka_topic_partition_list_destroy(l);
+        if (err)
+            return st_err_set(e, ST_ERR_KAFKA, "cannot find the offset of timestamp %" PRId64 " in %s [%d]: %s",
+                              j->c->from_timestamp_ms, j->c->topic, (int)p, rd_kafka_err2str(err));
+        if (v < 0) v = hi; /* no record at or after the timestamp yet */
+    }
+    char *dir = st_path_join(j->c->checkpoint, "start-offsets");
+    rc = st_mkdirs(dir, e);
+    free(dir);
+    if (rc) return rc;
+    char txt[32];
+    int n = snprintf(txt, sizeof txt, "%" PRId64 "\n", v);
+    rc = st_write_file_atomic(name, txt, (size_t)n, e);
+    if (rc) return rc;
+    *out = v;
+    return ST_OK;
+}
+
+/* Reads the tables' offsets of partition p (after a refresh) and loads its dedup state. */
+static st_code resolve_partition(job *j, int32_t p, int64_t *seek, st_err *e)
+{
+    part_state *ps = part_get(j, p);
+    char id[512];
+    app_id(j, p, id, sizeof id);
+    int missing = 0;
+    for (int t = 0; t < NT; t++) {
+        ps->off[t] = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), id);
+        if (ps->off[t] < 0) missing = 1;
+    }
+    if (missing) {
+        int64_t s;
+        st_code rc = start_offset(j, p, &s, e);
+        if (rc) return rc;
+        for (int t = 0; t < NT; t++)
+            if (ps->off[t] < 0) ps->off[t] = s;
+    }
+    int64_t m = ps->off[0];
+    for (int t = 1; t < NT; t++)
+        if (ps->off[t] < m) m = ps->off[t];
+    *seek = m;
+    if (!ps->dedup) {
+        char name[600];
+        snprintf(name, sizeof name, "%s/dedup/%s-%d.log", j->c->checkpoint, j->c->topic, (int)p);
+        ps->dedup = dedup_state_new(name, j->c->dedup_delay_us);
+    }
+    /* the log covers offsets below silver's; a partition never committed starts empty */
+    int64_t committed = delta_snapshot_txn_version(delta_table_snapshot(j->tables[T_SILVER]), id);
+    st_code rc = dedup_state_load(ps->dedup, committed, e);
+    if (rc) return rc;
+    ps->batch_end = -1;
+    ps->at_eof = 0;
+    return ST_OK;
+}
+
+static st_code refresh_tables(job *j, st_err *e)
+{
+    for (int t = 0; t < NT; t++) {
+        st_code rc = delta_table_refresh(j->tables[t], e);
+        if (rc) return st_err_wrap(e, "reading table %s", delta_table_path(j->tables[t]));
+    }
+    return ST_OK;
+}
+
+static void on_assign(job *j, rd_kafka_topic_partition_list_t *parts)
+{
+    st_err e;
+    st_err_clear(&e);
+    st_code rc = refresh_tables(j, &e);
+    for (int i = 0; rc == ST_OK && i < parts->cnt; i++) {
+        int64_t seek;
+        rc = resolve_partition(j, parts->elems[i].partition, &seek, &e);
+        if (rc == ST_OK) {
+            parts->elems[i].offset = seek;
+            part_get(j, parts->elems[i].partition)->assigned = 1;
+        }
+    }
+    if (rc) {
+        set_fatal(j, rc, "%s", e.msg);
+        rd_kafka_assign(j->rk, NULL);
+        return;
+    }
+    rd_kafka_assign(j->rk, parts);
+    j->assigned_count = parts->cnt;
+    j->last_activity_us = st_monotonic_us();
+    if (j->cb) {
+        char ev[256];
+        snprintf(ev, sizeof ev, "assigned %d partition(s) of %s", parts->cnt, j->c->topic);
+        j->cb(j->st, ev, j->opaque);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+    job *j = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(j, parts);
+    } else {
+        /* Revoked: whatever was collected but not committed is dropped; the next owner starts
+         * from the tables' offsets. */
+        discard_batch(j);
+        for (int p = 0; p < j->nparts; p++) j->parts[p].assigned = 0;
+        j->assigned_count = 0;
+        rd_kafka_assign(j->rk, NULL);
+        if (j->cb) j->cb(j->st, "partitions revoked (rebalance)", j->opaque);
+    }
+}
+
+/* After a failed batch: refresh the tables and seek every assigned partition back to what they
+ * hold, so the batch is redone from the start. */
+static st_code resync(job *j, st_err *e)
+{
+    discard_batch(j);
+    st_code rc = refresh_tables(j, e);
+    if (rc) return rc;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(j->nparts ? j->nparts : 1);
+    for (int p = 0; p < j->nparts && rc == ST_OK; p++) {
+        if (!j->parts[p].assigned) continue;
+        int64_t seek;
+        rc = resolve_partition(j, p, &seek, e);
+        if (rc == ST_OK) rd_kafka_topic_partition_list_add(l, j->c->topic, p)->offset = seek;
+    }
+    if (rc == ST_OK && l->cnt) {
+        rd_kafka_error_t *err = rd_kafka_seek_partitions(j->rk, l, 10000);
+        if (err) {
+            rc = st_err_set(e, ST_ERR_KAFKA, "cannot seek %s: %s", j->c->topic, rd_kafka_error_string(err));
+            rd_kafka_error_destroy(err);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+static void add_raw_value(delta_batch *b, const rd_kafka_message_t *m)
+{
+    const char *v = m->payload;
+    if (!v) {
+        delta_batch_append_null(b, BK_VALUE);
+        delta_batch_append_null(b, BK_VALUE_BASE64);
+    } else if (table_utf8_valid(v, m->len)) {
+        delta_batch_append_string(b, BK_VALUE, v, m->len);
+        delta_batch_append_null(b, BK_VALUE_BASE64);
+    } else {
+        st_buf enc = {0};
+        table_base64(v, m->len, &enc);
+        delta_batch_append_null(b, BK_VALUE);
+        delta_batch_append_string(b, BK_VALUE_BASE64, (const char *)enc.data, enc.len);
+        st_buf_free(&enc);
+    }
+}
+
+/* Turns the collected records into rows of the three batches. Returns the Kafka timestamps
+ * (ms) of the Silver rows for latency accounting in *lat (malloc'd). */
+static void build_rows(job *j, int64_t ingest_us, int64_t **lat, size_t *nlat)
+{
+    const silver_config *c = j->c;
+    iot_parse_opts po;
+    iot_parse_opts_init(&po);
+    po.future_tolerance_us = c->future_tolerance_us;
+    size_t tl = strlen(c->topic);
+    *lat = st_xmalloc((j->nmsgs ? j->nmsgs : 1) * sizeof(int64_t));
+    *nlat = 0;
+    for (size_t i = 0; i < j->nmsgs; i++) {
+        rd_kafka_message_t *m = j->msgs[i];
+        part_state *ps = part_get(j, m->partition);
+        int64_t o = m->offset;
+        rd_kafka_timestamp_type_t tst;
+        int64_t ts_ms = rd_kafka_message_timestamp(m, &tst);
+        if (o >= ps->off[T_BRONZE]) {
+            delta_batch *b = j->batches[T_BRONZE];
+            delta_batch_append_string(b, BK_TOPIC, c->topic, tl);
+            delta_batch_append_int(b, BK_PARTITION, m->partition);
+            delta_batch_append_long(b, BK_OFFSET, o);
+            if (ts_ms >= 0)
+                delta_batch_append_long(b, BK_KAFKA_TIMESTAMP, ts_ms * 1000);
+            else
+                delta_batch_append_null(b, BK_KAFKA_TIMESTAMP);
+            if (m->key && table_utf8_valid(m->key, m->key_len))
+                delta_batch_append_string(b, BK_KEY, m->key, m->key_len);
+            else
+                delta_batch_append_null(b, BK_KEY);
+            add_raw_value(b, m);
+            delta_batch_append_long(b, BK_INGEST_TIME, ingest_us);
+            j->st->bronze_rows++;
+            j->st->last_batch_in++;
+        }
+        int need_silver = o >= ps->off[T_SILVER], need_quar = o >= ps->off[T_QUAR];
+        if (need_silver || need_quar) {
+            iot_event ev;
+            iot_result res;
+            iot_reason r;
+            po.now_us = ts_ms >= 0 ? ts_ms * 1000 : ingest_us;
+            if (!m->payload) {
+                r = IOT_REASON_COUNT;
+                res.name = "empty_value";
+                snprintf(res.detail, sizeof res.detail, "the Kafka record has no value (tombstone)");
+            } else {
+                r = iot_event_parse(m->payload, m->len, &po, j->arena, &ev, &res);
+            }
+            if (r == IOT_OK) {
+                if (need_silver) {
+                    uint64_t h = dedup_hash(ev.event_id.ptr, ev.event_id.len);
+                    if (dedup_state_check(ps->dedup, h, ev.event_time_us)) {
+                        j->st->duplicates++;
+                        j->st->last_batch_dups++;
+                    } else {
+                        delta_batch *b = j->batches[T_SILVER];
+                        table_append_event(b, &ev);
+                        delta_batch_append_int(b, SILVER_SOURCE_PARTITION, m->partition);
+                        delta_batch_append_long(b, SILVER_SOURCE_OFFSET, o);
+                        delta_batch_append_long(b, SILVER_INGEST_TIME, ingest_us);
+                        j->st->silver_rows++;
+                        j->st->last_batch_silver++;
+                        if (ts_ms >= 0) (*lat)[(*nlat)++] = ts_ms;
+                    }
+                }
+            } else if (need_quar) {
+                table_append_quarantine(j->batches[T_QUAR], res.name, res.detail, m->payload, m->len, c->topic,
+                                        m->partition, o, NULL, 0, ingest_us);
+                j->st->quarantined++;
+                j->st->last_batch_quarantined++;
+                j->st->by_reason[r]++;
+            }
+        }
+        if (o + 1 > ps->batch_end) ps->batch_end = o + 1;
+    }
+}
+
+/* Writes and commits table t with one txn per partition it advances. */
+static st_code commit_table(job *j, int t, st_err *e)
+{
+    delta_txn *txns = st_xcalloc((size_t)(j->nparts ? j->nparts : 1), sizeof *txns);
+    char (*ids)[512] = st_xcalloc((size_t)(j->nparts ? j->nparts : 1), 512);
+    size_t ntx = 0;
+    for (int p = 0; p < j->nparts; p++) {
+        part_state *ps = &j->parts[p];
+        if (ps->batch_end < 0 || ps->batch_end <= ps->off[t]) continue;
+        app_id(j, p, ids[ntx], 512);
+        txns[ntx].app_id = ids[ntx];
+        txns[ntx].version = ps->batch_end;
+        ntx++;
+    }
+    st_code rc = ST_OK;
+    delta_file_list adds = {0};
+    if (ntx) {
+        rc = delta_table_write_files(j->tables[t], j->batches[t], &adds, e);
+        if (rc == ST_OK) {
+            delta_commit_params cp = {0};
+            cp.adds = adds.items;
+            cp.nadds = adds.count;
+            cp.txns = txns;
+            cp.ntxns = ntx;
+            cp.operation = "STREAMING UPDATE";
+            cp.operation_parameters_json = "{\"outputMode\":\"Append\"}";
+            int64_t v;
+            rc = delta_table_commit(j->tables[t], &cp, &v, e);
+            if (rc == ST_OK) {
+                j->st->versions[t] = v;
+                for (int p = 0; p < j->nparts; p++)
+                    if (j->parts[p].batch_end > j->parts[p].off[t]) j->parts[p].off[t] = j->parts[p].batch_end;
+            } else {
+                /* files written but not committed are invisible; remove them */
+                for (size_t i = 0; i < adds.count; i++) {
+                    char *lp = delta_file_local_path(delta_table_path(j->tables[t]), &adds.items[i]);
+                    unlink(lp);
+                    free(lp);
+                }
+            }
+        }
+        if (rc) st_err_wrap(e, "committing %s", table_label[t]);
+    }
+    delta_file_list_free(&adds);
+    free(txns);
+    free(ids);
+    return rc;
+}
+
+static void commit_kafka_offsets(job *j)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(j->nparts ? j->nparts : 1);
+    for (int p = 0; p < j->nparts; p++) {
+        part_state *ps = &j->parts[p];
+        if (!ps->assigned || ps->off[0] < 0) continue;
+        int64_t m = ps->off[0];
+        for (int t = 1; t < NT; t++)
+            if (ps->off[t] < m) m = ps->off[t];
+        rd_kafka_topic_partition_list_add(l, j->c->topic, p)->offset = m;
+    }
+    if (l->cnt) rd_kafka_commit(j->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void update_lag(job *j)
+{
+    int64_t lag = 0;
+    int known = 0;
+    for (int p = 0; p < j->nparts; p++) {
+        if (!j->parts[p].assigned) continue;
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(j->rk, j->c->topic, p, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+            continue;
+        int64_t pos = j->parts[p].off[T_SILVER];
+        if (pos >= 0 && hi > pos) lag += hi - pos;
+        known = 1;
+    }
+    j->st->lag = known ? lag : -1;
+}
+
+/* Processes the collected records: rows, dedup state, three commits. */
+static st_code process_batch(job *j, st_err *e)
+{
+    int64_t t0 = st_monotonic_us();
+    int64_t ingest_us = st_now_us();
+    for (int t = 0; t < NT; t++) delta_batch_clear(j->batches[t]);
+    iot_arena_reset(j->arena);
+    j->st->last_batch_in = j->st->last_batch_silver = j->st->last_batch_quarantined = j->st->last_batch_dups = 0;
+    int64_t *lat;
+    size_t nlat;
+    build_rows(j, ingest_us, &lat, &nlat);
+    st_code rc = ST_OK;
+    /* the dedup state of what Silver is about to hold is durable before Silver commits */
+    for (int p = 0; p < j->nparts && rc == ST_OK; p++) {
+        part_state *ps = &j->parts[p];
+        if (ps->dedup && ps->batch_end > ps->off[T_SILVER]) rc = dedup_state_save_batch(ps->dedup, ps->batch_end, e);
+    }
+    if (rc == ST_OK) rc = commit_table(j, T_SILVER, e);
+    if (rc == ST_OK) {
+        int64_t now_ms = st_now_us() / 1000;
+        for (size_t i = 0; i < nlat; i++) {
+            int64_t d = now_ms - lat[i];
+            if (d < 0) d = 0;
+            int64_t b = d / 10;
+            if (b >= SILVER_LAT_BUCKETS) b = SILVER_LAT_BUCKETS - 1;
+            j->st->latency_hist[b]++;
+            j->st->latency_count++;
+        }
+    }
+    free(lat);
+    if (rc == ST_OK) rc = commit_table(j, T_QUAR, e);
+    if (rc == ST_OK) rc = commit_table(j, T_BRONZE, e);
+    for (size_t i = 0; i < j->nmsgs; i++) rd_kafka_message_destroy(j->msgs[i]);
+    j->nmsgs = 0;
+    if (rc) return rc;
+    for (int p = 0; p < j->nparts; p++) j->parts[p].batch_end = -1;
+    commit_kafka_offsets(j);
+    update_lag(j);
+    j->st->batches++;
+    j->st->last_batch_us = st_monotonic_us() - t0;
+    return ST_OK;
+}
+
+/* Handles a consumer error event. Offsets out of range are fatal: data would be skipped. */
+static void on_consumer_error(job *j, rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        part_state *ps = part_get(j, m->partition);
+        if (ps) ps->at_eof = 1;
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        set_fatal(j, ST_ERR_STATE,
+                  "offsets out of range on %s [%d]: the position the tables hold (%s) is no longer in the topic "
+                  "(topic recreated, or retention removed the records). Nothing was skipped. To start over, "
+                  "point --output paths and --checkpoint at fresh folders and choose --from earliest|latest|<time> "
+                  "(or `smarttech reset --yes`)",
+                  j->c->topic, (int)m->partition, rd_kafka_message_errstr(m));
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        m->err == RD_KAFKA_RESP_ERR__RESOLVE) {
+        j->st->broker_down = 1;
+        snprintf(j->st->broker_error, sizeof j->st->broker_error, "%s", rd_kafka_message_errstr(m));
+        if (j->cb) j->cb(j->st, "broker unreachable, waiting (librdkafka retries with backoff)", j->opaque);
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+        snprintf(j->st->broker_error, sizeof j->st->broker_error, "%s", rd_kafka_message_errstr(m));
+        if (j->cb) j->cb(j->st, "topic not found yet, waiting", j->opaque);
+        return;
+    }
+    snprintf(j->st->broker_error, sizeof j->st->broker_error, "%s", rd_kafka_message_errstr(m));
+    if (j->cb) j->cb(j->st, "consumer error", j->opaque);
+}
+
+static int caught_up(const job *j)
+{
+    if (!j->assigned_count) return 0;
+    for (int p = 0; p < j->nparts; p++)
+        if (j->parts[p].assigned && !j->parts[p].at_eof) return 0;
+    return 1;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk; (void)level; (void)fac; (void)buf;
+}
+
+static st_code open_all(job *j, st_err *e)
+{
+    const silver_config *c = j->c;
+    const char *paths[NT] = {c->bronze_path, c->silver_path, c->quarantine_path};
+    const table_kind kinds[NT] = {TABLE_BRONZE_KAFKA, TABLE_SILVER, TABLE_QUARANTINE};
+    for (int t = 0; t < NT; t++) {
+        j->tables[t] = table_open_or_create(kinds[t], paths[t], e);
+        if (!j->tables[t]) return st_err_wrap(e, "opening %s table", table_label[t]);
+        delta_schema *s = table_schema(kinds[t]);
+        j->batches[t] = delta_batch_new(s);
+        delta_schema_destroy(s);
+        j->st->versions[t] = delta_table_version(j->tables[t]);
+    }
+    char *d = st_path_join(c->checkpoint, "dedup");
+    st_code rc = st_mkdirs(d, e);
+    free(d);
+    if (rc) return rc;
+
+    kafka_props *props = kafka_props_new();
+    kafka_props_set(props, "auto.offset.reset", "error");
+    kafka_props_set(props, "queued.max.messages.kbytes", "16384");
+    kafka_props_set(props, "fetch.wait.max.ms", "100");
+    kafka_props_set(props, "session.timeout.ms", "10000");
+    kafka_props_set(props, "heartbeat.interval.ms", "1000");
+    rd_kafka_conf_t *conf = NULL;
+    rc = kafka_consumer_conf_new(&conf, c->brokers, c->group, props, e);
+    kafka_props_destroy(props);
+    if (rc == ST_OK && c->props) rc = kafka_props_apply(c->props, conf, e);
+    if (rc) {
+        if (conf) rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    if (!c->props || !kafka_props_get(c->props, "debug")) rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, j);
+    char errstr[512];
+    j->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!j->rk) {
+        rd_kafka_conf_destroy(conf);
+        return st_err_set(e, ST_ERR_KAFKA, "cannot create consumer for %s: %s", c->brokers, errstr);
+    }
+    rd_kafka_poll_set_consumer(j->rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, c->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(j->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) return st_err_set(e, ST_ERR_KAFKA, "cannot subscribe to %s: %s", c->topic, rd_kafka_err2str(err));
+    return ST_OK;
+}
+
+static void close_all(job *j)
+{
+    if (j->rk) {
+        discard_batch(j);
+        rd_kafka_consumer_close(j->rk);
+        rd_kafka_destroy(j->rk);
+    }
+    for (int t = 0; t < NT; t++) {
+        delta_table_destroy(j->tables[t]);
+        delta_batch_destroy(j->batches[t]);
+    }
+    for (int p = 0; p < j->nparts; p++) dedup_state_destroy(j->parts[p].dedup);
+    free(j->parts);
+    free(j->msgs);
+    iot_arena_destroy(j->arena);
+}
+
+st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop, silver_progress_fn cb,
+                       void *opaque, silver_stats *stats, st_err *e)
+{
+    silver_stats local;
+    if (!stats) stats = &local;
+    memset(stats, 0, sizeof *stats);
+    stats->lag = -1;
+    job j = {0};
+    j.c = c;
+    j.st = stats;
+    j.cb = cb;
+    j.opaque = opaque;
+    j.arena = iot_arena_new();
+    j.msgs = st_xmalloc((c->max_events ? c->max_events : 1) * sizeof *j.msgs);
+    j.last_activity_us = st_monotonic_us();
+    st_code rc = open_all(&j, e);
+    int64_t backoff_us = 500000;
+    while (rc == ST_OK && !*stop && !j.fatal) {
+        int64_t deadline = st_monotonic_us() + c->trigger_us;
+        while (j.nmsgs < c->max_events && !j.fatal) {
+            int64_t left = deadline - st_monotonic_us();
+            if (left <= 0 || *stop) break;
+            int ms = (int)(left / 1000);
+            if (ms > 100) ms = 100;
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(j.rk, ms);
+            if (!m) {
+                if (c->once && caught_up(&j) && !j.nmsgs) break;
+                continue;
+            }
+            if (m->err) {
+                on_consumer_error(&j, m);
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            part_state *ps = part_get(&j, m->partition);
+            if (!ps || !ps->assigned || m->offset < 0) {
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            ps->at_eof = 0;
+            j.st->broker_down = 0;
+            j.st->events_in++;
+            j.msgs[j.nmsgs++] = m;
+        }
+        if (j.fatal) break;
+        if (j.nmsgs) {
+            j.last_activity_us = st_monotonic_us();
+            st_err be;
+            st_err_clear(&be);
+            st_code brc = process_batch(&j, &be);
+            if (brc == ST_ERR_CONFLICT) {
+                set_fatal(&j, brc, "%s (another process committed these offsets: is a second job with the same "
+                                   "group writing these tables outside the consumer group?)", be.msg);
+                break;
+            }
+            if (brc) {
+                /* disk full, unwritable folder, ...: nothing of the batch is lost; redo it later */
+                if (cb) cb(stats, be.msg, opaque);
+                usleep((useconds_t)backoff_us);
+                if (backoff_us < 30000000) backoff_us *= 2;
+                st_err re;
+                if (resync(&j, &re) != ST_OK && cb) cb(stats, re.msg, opaque);
+                continue;
+            }
+            backoff_us = 500000;
+            if (cb) cb(stats, NULL, opaque);
+        } else if (c->once) {
+            if (caught_up(&j)) break;
+            if (st_monotonic_us() - j.last_activity_us > c->once_idle_us) break;
+        }
+    }
+    if (rc == ST_OK && j.fatal) rc = st_err_set(e, j.ferr.code, "%s", j.ferr.msg);
+    close_all(&j);
+    return rc;
+}
