@@ -186,7 +186,7 @@ static st_code resolve_partition(job *j, int32_t p, int64_t *seek, st_err *e)
         if (ps->off[t] < 0) missing = 1;
     }
     if (missing) {
-        int64_t s;
+        int64_t s = 0;
         st_code rc = start_offset(j, p, &s, e);
         if (rc) return rc;
         for (int t = 0; t < NT; t++)
