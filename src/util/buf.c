@@ -133,6 +133,7 @@ const char *st_buf_cstr(st_buf *b)
 
 uint8_t *st_buf_detach(st_buf *b, size_t *len)
 {
+    st_buf_cstr(b); /* always NUL-terminated, so text can be detached as a C string */
     uint8_t *d = b->data;
     if (len) *len = b->len;
     b->data = NULL;

@@ -30,7 +30,7 @@ void st_buf_printf(st_buf *b, const char *fmt, ...) __attribute__((format(printf
 void st_buf_append_json_str(st_buf *b, const char *s, size_t n);
 /* Ensures a NUL after len (not counted in len) and returns data as a C string. */
 const char *st_buf_cstr(st_buf *b);
-/* Returns data and leaves b empty; caller frees. */
+/* Returns data (NUL-terminated after len, even when empty) and leaves b empty; caller frees. */
 uint8_t *st_buf_detach(st_buf *b, size_t *len);
 
 /* Allocation helpers that abort with a message on failure (see above). */
