@@ -1,0 +1,293 @@
+/* delta.h — the whole public API of the Delta Lake module.
+ *
+ * Written from delta-io/delta PROTOCOL.md (reader version 1, writer version 2).
+ * What it does:
+ *   - schema (flat: boolean, integer, long, double, string, date, timestamp);
+ *   - create/open a table, write Parquet data files from a columnar batch
+ *     (Hive-style partition folders, Spark-like names, per-file stats);
+ *   - commit add + txn + commitInfo actions atomically (put-if-absent on
+ *     _delta_log/NNNNNNNNNNNNNNNNNNNN.json; on conflict re-read the log and retry at
+ *     the next version: appends commute);
+ *   - snapshots: last checkpoint + JSON commits after it, active files with
+ *     add/remove reconciliation, metaData, protocol, txn per appId;
+ *   - a Parquet checkpoint every N commits (default 10) plus _last_checkpoint;
+ *   - the list of changes between two versions (to tail a table).
+ *
+ * Ownership, in short:
+ *   - objects returned by *_new / *_create / *_open / *_load belong to the caller and
+ *     are released by the matching *_destroy (NULL-safe);
+ *   - `const` pointers returned by accessors are borrowed from the object and valid
+ *     until it is destroyed (for delta_table: until the next call that refreshes it);
+ *   - structs passed in (delta_commit_params, delta_txn, delta_file arrays) are
+ *     borrowed for the duration of the call only;
+ *   - delta_file_list and delta_version_changes own their contents; free them with
+ *     delta_file_list_free / delta_changes_free.
+ *
+ * Errors: every fallible call returns an st_code and fills st_err with a message
+ * naming the table, file or version. ST_ERR_UNSUPPORTED names the protocol version
+ * or table feature we do not implement. Nothing here prints or exits.
+ *
+ * Threads: objects are not thread-safe; use one per thread. Several processes may
+ * write one table at the same time (that is what put-if-absent is for).
+ */
+#ifndef ST_DELTA_H
+#define ST_DELTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parquet/parquet.h"
+#include "util/err.h"
+
+/* ------------------------------------------------------------------ schema */
+
+typedef enum delta_type {
+    DELTA_TYPE_BOOLEAN = 0,
+    DELTA_TYPE_INTEGER,    /* int32 */
+    DELTA_TYPE_LONG,       /* int64 */
+    DELTA_TYPE_DOUBLE,
+    DELTA_TYPE_STRING,     /* UTF-8 */
+    DELTA_TYPE_DATE,       /* int32 days since 1970-01-01 */
+    DELTA_TYPE_TIMESTAMP,  /* int64 microseconds since the epoch, UTC */
+    DELTA_TYPE_OTHER       /* read from a foreign table (decimal, struct, ...): shown, never written */
+} delta_type;
+
+/* "boolean", "integer", ... as in Delta's schemaString; "other" for DELTA_TYPE_OTHER. */
+const char *delta_type_name(delta_type t);
+
+typedef struct delta_schema delta_schema;
+
+delta_schema *delta_schema_new(void);
+void delta_schema_destroy(delta_schema *s);                 /* NULL-safe */
+delta_schema *delta_schema_copy(const delta_schema *s);
+/* Appends a field. Names must be non-empty and unique regardless of case (ST_ERR_ARG). */
+st_code delta_schema_add(delta_schema *s, const char *name, delta_type type, int nullable, st_err *e);
+size_t delta_schema_num_fields(const delta_schema *s);
+const char *delta_schema_field_name(const delta_schema *s, size_t i);
+delta_type delta_schema_field_type(const delta_schema *s, size_t i);
+int delta_schema_field_nullable(const delta_schema *s, size_t i);
+/* For DELTA_TYPE_OTHER: the type as JSON text ("decimal(10,2)", {"type":"struct",...}). */
+const char *delta_schema_field_type_json(const delta_schema *s, size_t i);
+/* Index of the field named name (exact match), or -1. */
+int delta_schema_find(const delta_schema *s, const char *name);
+/* Same names, types, nullability, in the same order. */
+int delta_schema_equal(const delta_schema *a, const delta_schema *b);
+/* Spark's JSON form ({"type":"struct","fields":[...]}); malloc'd, caller frees. */
+char *delta_schema_to_json(const delta_schema *s);
+/* Parses a schemaString. Types we do not model become DELTA_TYPE_OTHER. */
+delta_schema *delta_schema_from_json(const char *json, st_err *e);
+/* Parquet schema nodes of the data files: every field except the `nexclude` names in
+ * `exclude` (the partition columns), mapped boolean->BOOLEAN, integer->INT32,
+ * long->INT64, double->DOUBLE, string->BYTE_ARRAY(STRING), date->INT32(DATE),
+ * timestamp->INT64(TIMESTAMP MICROS, UTC); nullable -> OPTIONAL else REQUIRED.
+ * *nodes is malloc'd (names borrowed from s); ST_ERR_UNSUPPORTED for DELTA_TYPE_OTHER. */
+st_code delta_schema_to_parquet(const delta_schema *s, const char *const *exclude, size_t nexclude,
+                                pq_schema_node **nodes, int *nnodes, st_err *e);
+
+/* ------------------------------------------------------------------ files and txns */
+
+typedef struct delta_partition_value {
+    char *name;
+    char *value;                 /* NULL: the null partition value */
+} delta_partition_value;
+
+/* One `add` (or `remove`) action. Paths are as in the log: relative to the table root
+ * and URI-encoded (use delta_file_local_path to open one). */
+typedef struct delta_file {
+    char *path;
+    int64_t size;                /* bytes */
+    int64_t modification_time;   /* ms since epoch (for a remove: deletionTimestamp) */
+    int data_change;
+    char *stats;                 /* stats JSON text, NULL if absent */
+    int64_t num_records;         /* from stats; -1 when unknown */
+    size_t num_partition_values;
+    delta_partition_value *partition_values;
+} delta_file;
+
+typedef struct delta_file_list {
+    delta_file *items;
+    size_t count, cap;
+} delta_file_list;
+
+/* Frees every file and the array; leaves l empty (reusable). NULL-safe. */
+void delta_file_list_free(delta_file_list *l);
+/* Appends a deep copy of f. */
+void delta_file_list_append_copy(delta_file_list *l, const delta_file *f);
+/* Partition value of f for column name; *found says whether the column is there. */
+const char *delta_file_partition_value(const delta_file *f, const char *name, int *found);
+/* "<table>/<decoded path>", malloc'd; caller frees. */
+char *delta_file_local_path(const char *table_path, const delta_file *f);
+
+/* An application transaction id (txn action): the writer `app_id` has committed up to
+ * `version` (for Kafka: the next offset to read). */
+typedef struct delta_txn {
+    const char *app_id;
+    int64_t version;
+    int64_t last_updated;        /* ms; 0 = now (on commit) */
+} delta_txn;
+
+/* ------------------------------------------------------------------ snapshots */
+
+typedef struct delta_snapshot delta_snapshot;
+
+typedef struct delta_load_options {
+    int64_t version;             /* -1 (default): latest */
+    int ignore_checkpoints;      /* 1: replay every JSON commit from version 0 */
+} delta_load_options;
+
+void delta_load_options_init(delta_load_options *o);
+
+/* Loads the table state at a version: newest usable checkpoint (via _last_checkpoint,
+ * or by listing _delta_log when it is missing) plus the JSON commits after it.
+ * Cost: one directory listing, the checkpoint file, then one read per later commit.
+ * ST_ERR_NOTFOUND: no table (no _delta_log/...json) or no such version;
+ * ST_ERR_FORMAT: a damaged commit or checkpoint (the message names the file);
+ * ST_ERR_UNSUPPORTED: reader version or reader feature we do not implement. */
+delta_snapshot *delta_snapshot_load(const char *table_path, int64_t version, st_err *e);
+delta_snapshot *delta_snapshot_load_opts(const char *table_path, const delta_load_options *o, st_err *e);
+void delta_snapshot_destroy(delta_snapshot *s);
+
+int64_t delta_snapshot_version(const delta_snapshot *s);
+/* Version of the checkpoint the snapshot started from, -1 when replayed from JSON only. */
+int64_t delta_snapshot_checkpoint_version(const delta_snapshot *s);
+int delta_snapshot_min_reader_version(const delta_snapshot *s);
+int delta_snapshot_min_writer_version(const delta_snapshot *s);
+const char *delta_snapshot_table_id(const delta_snapshot *s);
+const char *delta_snapshot_table_name(const delta_snapshot *s);     /* may be NULL */
+int64_t delta_snapshot_created_time(const delta_snapshot *s);        /* ms, -1 unknown */
+const delta_schema *delta_snapshot_schema(const delta_snapshot *s);
+const char *delta_snapshot_schema_string(const delta_snapshot *s);
+size_t delta_snapshot_num_partition_columns(const delta_snapshot *s);
+const char *delta_snapshot_partition_column(const delta_snapshot *s, size_t i);
+/* metaData.configuration[key], or NULL. */
+const char *delta_snapshot_configuration(const delta_snapshot *s, const char *key);
+
+/* Active files (unordered). */
+size_t delta_snapshot_num_files(const delta_snapshot *s);
+const delta_file *delta_snapshot_file(const delta_snapshot *s, size_t i);
+int64_t delta_snapshot_total_bytes(const delta_snapshot *s);
+/* Sum of numRecords, -1 when any active file lacks stats. */
+int64_t delta_snapshot_total_records(const delta_snapshot *s);
+/* Remove tombstones kept for the checkpoint (not yet expired). */
+size_t delta_snapshot_num_tombstones(const delta_snapshot *s);
+
+size_t delta_snapshot_num_txns(const delta_snapshot *s);
+const delta_txn *delta_snapshot_txn(const delta_snapshot *s, size_t i);
+/* Latest txn version for app_id, or -1 when the table has none. */
+int64_t delta_snapshot_txn_version(const delta_snapshot *s, const char *app_id);
+
+/* commitInfo.timestamp of the snapshot's version (file mtime when absent), ms. */
+int64_t delta_snapshot_last_commit_ms(const delta_snapshot *s);
+
+/* Canonical JSON of the whole state (protocol, metadata, files sorted by path with
+ * partition values/size/stats, txns sorted by appId) for comparisons; malloc'd.
+ * Times that depend on how the state was loaded (commit timestamps) are left out. */
+char *delta_snapshot_state_json(const delta_snapshot *s);
+
+/* ------------------------------------------------------------------ changes (tailing) */
+
+typedef struct delta_version_changes {
+    int64_t version;
+    int64_t timestamp_ms;        /* commitInfo.timestamp, else file mtime */
+    char *operation;             /* commitInfo.operation or NULL */
+    delta_file_list added;
+    delta_file_list removed;
+    int metadata_changed;        /* a metaData or protocol action is in this version */
+} delta_version_changes;
+
+/* Reads the JSON commits from_version..to_version (inclusive; to_version -1 = up to the
+ * latest existing commit) into *out (count entries, malloc'd). Stops without error at the
+ * first version that does not exist yet when to_version is -1. */
+st_code delta_changes_read(const char *table_path, int64_t from_version, int64_t to_version,
+                           delta_version_changes **out, size_t *count, st_err *e);
+void delta_changes_free(delta_version_changes *v, size_t count);
+
+/* Latest committed version of a table by listing _delta_log, -1 when none. */
+st_code delta_latest_version(const char *table_path, int64_t *version, st_err *e);
+
+/* ------------------------------------------------------------------ row batches */
+
+typedef struct delta_batch delta_batch;
+
+/* A columnar batch with one column per schema field (partition columns included),
+ * in schema order. Append one value per column per row; every append is O(1)
+ * amortised. A misuse (wrong type for the column, null in a non-nullable column,
+ * bad index) is remembered and reported by delta_batch_validate / write. */
+delta_batch *delta_batch_new(const delta_schema *schema);   /* schema copied */
+void delta_batch_destroy(delta_batch *b);
+void delta_batch_clear(delta_batch *b);                     /* 0 rows, keeps memory */
+size_t delta_batch_num_rows(const delta_batch *b);          /* length of column 0 */
+const delta_schema *delta_batch_schema(const delta_batch *b);
+void delta_batch_append_null(delta_batch *b, int col);
+void delta_batch_append_bool(delta_batch *b, int col, int v);
+void delta_batch_append_int(delta_batch *b, int col, int32_t v);     /* integer, date */
+void delta_batch_append_long(delta_batch *b, int col, int64_t v);    /* long, timestamp (us) */
+void delta_batch_append_double(delta_batch *b, int col, double v);
+void delta_batch_append_string(delta_batch *b, int col, const char *s, size_t len);
+/* ST_ERR_ARG naming the column when columns differ in length or an append misused it. */
+st_code delta_batch_validate(const delta_batch *b, st_err *e);
+
+/* ------------------------------------------------------------------ tables */
+
+typedef struct delta_table delta_table;
+
+typedef struct delta_table_options {
+    int checkpoint_interval;     /* default 10; 0 = never checkpoint automatically */
+    pq_codec codec;              /* default PQ_CODEC_SNAPPY */
+    int64_t max_rows_per_file;   /* default 1,000,000 */
+    int64_t row_group_rows;      /* default 1,048,576 */
+    int max_commit_attempts;     /* default 10,000 (conflicts under contention) */
+} delta_table_options;
+
+void delta_table_options_init(delta_table_options *o);
+
+/* Creates a table (version 0: protocol 1/2 + metaData + commitInfo CREATE TABLE). When a
+ * table already exists at path with the same schema and partition columns it is opened
+ * instead (idempotent); a different one gives ST_ERR_CONFLICT. opt may be NULL. */
+delta_table *delta_table_create(const char *path, const delta_schema *schema,
+                                const char *const *partition_columns, size_t npartition,
+                                const char *name, const delta_table_options *opt, st_err *e);
+/* Opens an existing table and loads its latest snapshot. opt may be NULL. */
+delta_table *delta_table_open(const char *path, const delta_table_options *opt, st_err *e);
+void delta_table_destroy(delta_table *t);
+
+const char *delta_table_path(const delta_table *t);
+/* The table's current snapshot (borrowed; changes on refresh/commit). */
+const delta_snapshot *delta_table_snapshot(const delta_table *t);
+int64_t delta_table_version(const delta_table *t);
+/* Reads the commits made since the handle's version (incremental: one stat per new
+ * version, not a replay). */
+st_code delta_table_refresh(delta_table *t, st_err *e);
+
+/* Writes the batch's rows as Parquet data files (one or more per partition; rows of
+ * each partition keep their order) and appends one pending add action per file to
+ * adds. Nothing is visible to readers until delta_table_commit. On failure the files
+ * already written by this call are removed. An empty batch writes nothing. */
+st_code delta_table_write_files(delta_table *t, const delta_batch *b, delta_file_list *adds, st_err *e);
+
+typedef struct delta_commit_params {
+    const delta_file *adds;      /* from delta_table_write_files */
+    size_t nadds;
+    const delta_txn *txns;       /* appId -> version, committed atomically with the adds */
+    size_t ntxns;
+    const char *operation;       /* commitInfo.operation; default "WRITE" */
+    const char *operation_parameters_json; /* a JSON object text, or NULL ({"mode":"Append"}) */
+    const char *commit_info_json;/* a JSON object merged into commitInfo, or NULL */
+} delta_commit_params;
+
+/* Commits one version: put-if-absent of the next JSON file; when another writer got
+ * there first, reads its commit(s) and retries at the next version. A txn whose appId
+ * already has a version >= ours in the table (someone committed that batch) gives
+ * ST_ERR_CONFLICT without committing, as does a concurrent metaData/protocol change.
+ * After version v with v % checkpoint_interval == 0 a checkpoint is written; its
+ * failure does not fail the commit (see delta_table_last_warning). */
+st_code delta_table_commit(delta_table *t, const delta_commit_params *p, int64_t *version, st_err *e);
+
+/* Writes a checkpoint of the current version now (and _last_checkpoint). */
+st_code delta_table_checkpoint(delta_table *t, st_err *e);
+
+/* Message of the last non-fatal problem (e.g. a checkpoint that could not be written),
+ * or NULL. */
+const char *delta_table_last_warning(const delta_table *t);
+
+#endif

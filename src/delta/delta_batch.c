@@ -1,0 +1,145 @@
+/* delta_batch.c — the columnar row batch the streaming jobs fill before a write.
+ * One growable value array per column (nulls keep a zeroed slot so row i is at
+ * index i in every column), a validity byte per row, strings in one arena. */
+#include "delta/delta_batch_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+delta_batch *delta_batch_new(const delta_schema *schema)
+{
+    delta_batch *b = st_xcalloc(1, sizeof *b);
+    b->schema = delta_schema_copy(schema);
+    b->ncols = delta_schema_num_fields(schema);
+    b->cols = st_xcalloc(b->ncols ? b->ncols : 1, sizeof *b->cols);
+    for (size_t i = 0; i < b->ncols; i++) {
+        b->cols[i].type = delta_schema_field_type(schema, i);
+        b->cols[i].nullable = delta_schema_field_nullable(schema, i);
+    }
+    b->misuse_col = -1;
+    return b;
+}
+
+void delta_batch_destroy(delta_batch *b)
+{
+    if (!b) return;
+    for (size_t i = 0; i < b->ncols; i++) {
+        st_buf_free(&b->cols[i].valid);
+        st_buf_free(&b->cols[i].vals);
+        st_buf_free(&b->cols[i].arena);
+    }
+    free(b->cols);
+    delta_schema_destroy(b->schema);
+    free(b);
+}
+
+void delta_batch_clear(delta_batch *b)
+{
+    for (size_t i = 0; i < b->ncols; i++) {
+        st_buf_reset(&b->cols[i].valid);
+        st_buf_reset(&b->cols[i].vals);
+        st_buf_reset(&b->cols[i].arena);
+        b->cols[i].n = 0;
+        b->cols[i].nulls = 0;
+    }
+    b->misuse_col = -1;
+    b->misuse[0] = '\0';
+}
+
+size_t delta_batch_num_rows(const delta_batch *b) { return b->ncols ? b->cols[0].n : 0; }
+const delta_schema *delta_batch_schema(const delta_batch *b) { return b->schema; }
+
+/* Records the first misuse; the append is dropped (the column then comes out short,
+ * which validate also reports). */
+static delta_bcol *col_for(delta_batch *b, int col, int ok_types, const char *what)
+{
+    if (col < 0 || (size_t)col >= b->ncols) {
+        if (!b->misuse[0]) {
+            b->misuse_col = col;
+            snprintf(b->misuse, sizeof b->misuse, "column index %d out of range (%zu columns)", col, b->ncols);
+        }
+        return NULL;
+    }
+    delta_bcol *c = &b->cols[col];
+    if (!(ok_types & (1 << c->type))) {
+        if (!b->misuse[0]) {
+            b->misuse_col = col;
+            snprintf(b->misuse, sizeof b->misuse, "column %s (%s) given a %s value",
+                     delta_schema_field_name(b->schema, (size_t)col), delta_type_name(c->type), what);
+        }
+        return NULL;
+    }
+    return c;
+}
+
+static void push(delta_bcol *c, const void *v, size_t w, uint8_t valid)
+{
+    st_buf_append(&c->vals, v, w);
+    st_buf_append_u8(&c->valid, valid);
+    c->n++;
+}
+
+void delta_batch_append_null(delta_batch *b, int col)
+{
+    delta_bcol *c = col_for(b, col, 0xff, "null");
+    if (!c) return;
+    if (!c->nullable && !b->misuse[0]) {
+        b->misuse_col = col;
+        snprintf(b->misuse, sizeof b->misuse, "column %s is not nullable but got a null",
+                 delta_schema_field_name(b->schema, (size_t)col));
+    }
+    static const uint8_t zero[16];
+    size_t w = c->type == DELTA_TYPE_STRING ? sizeof(delta_str_ref)
+               : (c->type == DELTA_TYPE_BOOLEAN)                              ? 1
+               : (c->type == DELTA_TYPE_INTEGER || c->type == DELTA_TYPE_DATE) ? 4
+                                                                               : 8;
+    push(c, zero, w, 0);
+    c->nulls++;
+}
+
+void delta_batch_append_bool(delta_batch *b, int col, int v)
+{
+    delta_bcol *c = col_for(b, col, 1 << DELTA_TYPE_BOOLEAN, "boolean");
+    uint8_t x = v ? 1 : 0;
+    if (c) push(c, &x, 1, 1);
+}
+
+void delta_batch_append_int(delta_batch *b, int col, int32_t v)
+{
+    delta_bcol *c = col_for(b, col, 1 << DELTA_TYPE_INTEGER | 1 << DELTA_TYPE_DATE, "int32");
+    if (c) push(c, &v, 4, 1);
+}
+
+void delta_batch_append_long(delta_batch *b, int col, int64_t v)
+{
+    delta_bcol *c = col_for(b, col, 1 << DELTA_TYPE_LONG | 1 << DELTA_TYPE_TIMESTAMP, "int64");
+    if (c) push(c, &v, 8, 1);
+}
+
+void delta_batch_append_double(delta_batch *b, int col, double v)
+{
+    delta_bcol *c = col_for(b, col, 1 << DELTA_TYPE_DOUBLE, "double");
+    if (c) push(c, &v, 8, 1);
+}
+
+void delta_batch_append_string(delta_batch *b, int col, const char *s, size_t len)
+{
+    delta_bcol *c = col_for(b, col, 1 << DELTA_TYPE_STRING, "string");
+    if (!c) return;
+    if (len > UINT32_MAX) len = UINT32_MAX;
+    delta_str_ref r = {c->arena.len, (uint32_t)len};
+    if (len) st_buf_append(&c->arena, s, len);
+    push(c, &r, sizeof r, 1);
+}
+
+st_code delta_batch_validate(const delta_batch *b, st_err *e)
+{
+    if (b->misuse_col >= 0 || b->misuse[0]) return st_err_set(e, ST_ERR_ARG, "batch: %s", b->misuse);
+    for (size_t i = 1; i < b->ncols; i++)
+        if (b->cols[i].n != b->cols[0].n)
+            return st_err_set(e, ST_ERR_ARG, "batch: column %s has %zu values but column %s has %zu",
+                              delta_schema_field_name(b->schema, i), b->cols[i].n,
+                              delta_schema_field_name(b->schema, 0), b->cols[0].n);
+    return ST_OK;
+}

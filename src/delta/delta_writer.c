@@ -1,0 +1,450 @@
+/* delta_writer.c — turns a batch into Parquet data files: rows grouped by partition
+ * values (Hive-style folders), one file per group (split at max_rows_per_file), named
+ * like Spark's part-NNNNN-<uuid>.c000.<codec>.parquet, with Delta stats computed from
+ * the values themselves (numRecords, minValues, maxValues, nullCount). */
+#include "delta/delta_batch_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+
+const delta_table_options *delta_table_opts(const delta_table *t);
+
+#define STATS_STRING_PREFIX 32   /* code points kept for string min/max, like Spark */
+
+/* ------------------------------------------------------------------ partition values */
+
+/* Partition value text of row r in column c (protocol "Partition Value Serialization");
+ * returns NULL for null. Uses buf for the text. */
+static const char *partition_text(const delta_bcol *c, size_t r, char *buf, size_t n)
+{
+    if (!c->valid.data[r]) return NULL;
+    switch (c->type) {
+    case DELTA_TYPE_BOOLEAN: return c->vals.data[r] ? "true" : "false";
+    case DELTA_TYPE_INTEGER: snprintf(buf, n, "%d", ((const int32_t *)c->vals.data)[r]); return buf;
+    case DELTA_TYPE_LONG: snprintf(buf, n, "%lld", (long long)((const int64_t *)c->vals.data)[r]); return buf;
+    case DELTA_TYPE_DATE: st_format_date(((const int32_t *)c->vals.data)[r], buf, n); return buf;
+    case DELTA_TYPE_TIMESTAMP: {
+        int64_t us = ((const int64_t *)c->vals.data)[r];
+        st_format_iso_us(us, buf, n, 0); /* ISO-8601 UTC with microseconds, as the protocol recommends */
+        return buf;
+    }
+    case DELTA_TYPE_STRING: {
+        const delta_str_ref *s = &((const delta_str_ref *)c->vals.data)[r];
+        size_t l = s->len < n - 1 ? s->len : n - 1;
+        memcpy(buf, c->arena.data + s->off, l);
+        buf[l] = '\0';
+        return buf;
+    }
+    default: return NULL;
+    }
+}
+
+/* ------------------------------------------------------------------ stats */
+
+/* Length in bytes of the first `max_cp` code points of valid UTF-8 s; -1 if s is not
+ * valid UTF-8. *truncated says whether the string was longer. */
+static long utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncated)
+{
+    size_t i = 0, cps = 0;
+    *truncated = 0;
+    while (i < n) {
+        if (cps == max_cp) {
+            *truncated = 1;
+            return (long)i;
+        }
+        uint8_t c = s[i];
+        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!k || i + k > n) return -1;
+        for (size_t j = 1; j < k; j++)
+            if ((s[i + j] & 0xc0) != 0x80) return -1;
+        i += k;
+        cps++;
+    }
+    return (long)i;
+}
+
+static int bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+static int64_t floordiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* Timestamps as Spark writes them in stats: millisecond ISO strings. The max is
+ * rounded UP to the next millisecond so it stays an upper bound (Spark truncates,
+ * which can exclude rows with sub-millisecond parts). Years outside 0001..9999 are
+ * left out (no stats for that column). */
+static json_t *ts_json(int64_t us, int round_up)
+{
+    int64_t ms = round_up ? -floordiv(-us, 1000) : floordiv(us, 1000);
+    int64_t lo = -62135596800000LL, hi = 253402300799999LL;
+    if (ms < lo || ms > hi) return NULL;
+    char buf[48];
+    st_format_iso_us(ms * 1000, buf, sizeof buf, 1);
+    return json_string(buf);
+}
+
+/* Adds min/max/nullCount of column c over rows idx[0..m) to the stats objects. */
+static void column_stats(const delta_bcol *c, const char *name, const uint32_t *idx, size_t m, json_t *mins,
+                         json_t *maxs, json_t *nulls)
+{
+    int64_t nnull = 0;
+    size_t first = (size_t)-1;
+    for (size_t k = 0; k < m; k++) {
+        if (!c->valid.data[idx[k]])
+            nnull++;
+        else if (first == (size_t)-1)
+            first = k;
+    }
+    json_object_set_new(nulls, name, json_integer(nnull));
+    if (first == (size_t)-1 || c->type == DELTA_TYPE_BOOLEAN) return;
+    json_t *mn = NULL, *mx = NULL;
+    switch (c->type) {
+    case DELTA_TYPE_INTEGER:
+    case DELTA_TYPE_DATE: {
+        const int32_t *v = (const int32_t *)c->vals.data;
+        int32_t lo = v[idx[first]], hi = lo;
+        for (size_t k = first; k < m; k++) {
+            if (!c->valid.data[idx[k]]) continue;
+            int32_t x = v[idx[k]];
+            if (x < lo) lo = x;
+            if (x > hi) hi = x;
+        }
+        if (c->type == DELTA_TYPE_DATE) {
+            char a[32], b[32];
+            st_format_date(lo, a, sizeof a);
+            st_format_date(hi, b, sizeof b);
+            mn = json_string(a);
+            mx = json_string(b);
+        } else {
+            mn = json_integer(lo);
+            mx = json_integer(hi);
+        }
+        break;
+    }
+    case DELTA_TYPE_LONG:
+    case DELTA_TYPE_TIMESTAMP: {
+        const int64_t *v = (const int64_t *)c->vals.data;
+        int64_t lo = v[idx[first]], hi = lo;
+        for (size_t k = first; k < m; k++) {
+            if (!c->valid.data[idx[k]]) continue;
+            int64_t x = v[idx[k]];
+            if (x < lo) lo = x;
+            if (x > hi) hi = x;
+        }
+        if (c->type == DELTA_TYPE_TIMESTAMP) {
+            mn = ts_json(lo, 0);
+            mx = ts_json(hi, 1);
+        } else {
+            mn = json_integer(lo);
+            mx = json_integer(hi);
+        }
+        break;
+    }
+    case DELTA_TYPE_DOUBLE: {
+        const double *v = (const double *)c->vals.data;
+        double lo = v[idx[first]], hi = lo;
+        int bad = 0;
+        for (size_t k = first; k < m && !bad; k++) {
+            if (!c->valid.data[idx[k]]) continue;
+            double x = v[idx[k]];
+            if (!isfinite(x)) bad = 1; /* NaN (no order) or +-Inf (not JSON): no bounds */
+            if (x < lo) lo = x;
+            if (x > hi) hi = x;
+        }
+        if (!bad) {
+            mn = json_real(lo == 0 ? -0.0 : lo); /* -0.0 <= +0.0: safe lower bound */
+            mx = json_real(hi == 0 ? 0.0 : hi);
+        }
+        break;
+    }
+    case DELTA_TYPE_STRING: {
+        const delta_str_ref *v = (const delta_str_ref *)c->vals.data;
+        const uint8_t *a = c->arena.data;
+        const delta_str_ref *lo = &v[idx[first]], *hi = lo;
+        for (size_t k = first; k < m; k++) {
+            if (!c->valid.data[idx[k]]) continue;
+            const delta_str_ref *x = &v[idx[k]];
+            if (bytes_cmp(a + x->off, x->len, a + lo->off, lo->len) < 0) lo = x;
+            if (bytes_cmp(a + x->off, x->len, a + hi->off, hi->len) > 0) hi = x;
+        }
+        int trunc;
+        /* a prefix of the min is still a lower bound; a truncated max is not an upper
+         * bound, so the max is only written when it is short enough to be exact */
+        long ln = utf8_prefix(a + lo->off, lo->len, STATS_STRING_PREFIX, &trunc);
+        if (ln >= 0) mn = json_stringn((const char *)a + lo->off, (size_t)ln);
+        long hn = utf8_prefix(a + hi->off, hi->len, STATS_STRING_PREFIX, &trunc);
+        if (hn >= 0 && !trunc) mx = json_stringn((const char *)a + hi->off, (size_t)hn);
+        break;
+    }
+    default: break;
+    }
+    if (mn) json_object_set_new(mins, name, mn);
+    if (mx) json_object_set_new(maxs, name, mx);
+}
+
+/* ------------------------------------------------------------------ one file */
+
+typedef struct group {
+    st_buf rows;            /* uint32 row indices */
+    char **pvals;           /* npart partition value texts (NULL = null) */
+    char *key;
+} group;
+
+static const char *codec_ext(pq_codec c)
+{
+    switch (c) {
+    case PQ_CODEC_SNAPPY: return ".snappy";
+    case PQ_CODEC_ZSTD: return ".zstd";
+    case PQ_CODEC_GZIP: return ".gz";
+    case PQ_CODEC_LZ4_RAW: return ".lz4raw";
+    default: return "";
+    }
+}
+
+/* Writes rows idx[0..m) to one file and appends its add action. */
+static st_code write_one(delta_table *t, const delta_batch *b, const int *is_part, const group *g,
+                         const uint32_t *idx, size_t m, int file_no, const pq_schema_node *nodes, int nnodes,
+                         delta_file_list *adds, st_err *e)
+{
+    const delta_snapshot *s = delta_table_snapshot(t);
+    const delta_table_options *opt = delta_table_opts(t);
+    st_buf rel = {0};
+    for (size_t p = 0; p < s->npartition; p++) {
+        st_buf_append_str(&rel, s->partition_columns[p]);
+        st_buf_append_u8(&rel, '=');
+        if (g->pvals[p] && *g->pvals[p])
+            delta_escape_partition(&rel, g->pvals[p]);
+        else
+            st_buf_append_str(&rel, "__HIVE_DEFAULT_PARTITION__");
+        st_buf_append_u8(&rel, '/');
+    }
+    if (rel.len) {
+        char *dir = st_path_join(delta_table_path(t), st_buf_cstr(&rel));
+        st_code rc = st_mkdirs(dir, e);
+        free(dir);
+        if (rc) {
+            st_buf_free(&rel);
+            return rc;
+        }
+    }
+    char uuid[37];
+    delta_uuid(uuid);
+    st_buf_printf(&rel, "part-%05d-%s.c000%s.parquet", file_no, uuid, codec_ext(opt->codec));
+    char *full = st_path_join(delta_table_path(t), st_buf_cstr(&rel));
+
+    pq_writer_options o;
+    pq_writer_options_init(&o);
+    o.codec = opt->codec;
+    if (opt->row_group_rows > 0) o.row_group_rows = opt->row_group_rows;
+    st_code rc = ST_OK;
+    pq_file_info info = {0};
+    pq_column_batch *cols = st_xcalloc((size_t)nnodes + 1, sizeof *cols);
+    int16_t **defs = st_xcalloc((size_t)nnodes + 1, sizeof *defs);
+    void **vals = st_xcalloc((size_t)nnodes + 1, sizeof *vals);
+    json_t *mins = json_object(), *maxs = json_object(), *nulls = json_object();
+
+    pq_writer *w = pq_writer_open(full, nodes, nnodes, &o, e);
+    if (!w) {
+        rc = e ? e->code : ST_ERR_IO;
+        goto done;
+    }
+    int leaf = 0;
+    for (size_t ci = 0; ci < b->ncols; ci++) {
+        if (is_part[ci]) continue;
+        const delta_bcol *c = &b->cols[ci];
+        pq_column_batch *pc = &cols[leaf];
+        size_t w8 = c->type == DELTA_TYPE_STRING                                      ? sizeof(pq_bytes)
+                    : c->type == DELTA_TYPE_BOOLEAN                                   ? 1
+                    : (c->type == DELTA_TYPE_INTEGER || c->type == DELTA_TYPE_DATE) ? 4
+                                                                                      : 8;
+        size_t src_w = c->type == DELTA_TYPE_STRING ? sizeof(delta_str_ref) : w8;
+        uint8_t *dst = st_xmalloc(m * w8 + 1);
+        vals[leaf] = dst;
+        if (c->nullable) {
+            defs[leaf] = st_xmalloc(m * sizeof(int16_t) + 1);
+            pc->def_levels = defs[leaf];
+        }
+        size_t nv = 0;
+        for (size_t k = 0; k < m; k++) {
+            uint32_t r = idx[k];
+            int ok = c->valid.data[r];
+            if (c->nullable) defs[leaf][k] = (int16_t)ok;
+            if (!ok) continue;
+            if (c->type == DELTA_TYPE_STRING) {
+                const delta_str_ref *sr = &((const delta_str_ref *)c->vals.data)[r];
+                pq_bytes pb = {c->arena.data ? c->arena.data + sr->off : (const uint8_t *)"", sr->len};
+                memcpy(dst + nv * w8, &pb, sizeof pb);
+            } else {
+                memcpy(dst + nv * w8, c->vals.data + (size_t)r * src_w, w8);
+            }
+            nv++;
+        }
+        pc->num_levels = m;
+        pc->num_values = nv;
+        pc->values.i64 = (const int64_t *)dst;
+        column_stats(c, delta_schema_field_name(b->schema, ci), idx, m, mins, maxs, nulls);
+        leaf++;
+    }
+    if ((rc = pq_writer_write(w, m, cols, e))) {
+        pq_writer_abort(w);
+        goto done;
+    }
+    if ((rc = pq_writer_close(w, &info, e))) goto done;
+
+    json_t *stats = json_pack("{s:I, s:o, s:o, s:o}", "numRecords", (json_int_t)m, "minValues", mins, "maxValues",
+                              maxs, "nullCount", nulls);
+    mins = maxs = nulls = NULL;
+    char *stxt = json_dumps(stats, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(stats);
+    delta_file f;
+    memset(&f, 0, sizeof f);
+    st_buf enc = {0};
+    delta_uri_encode_path(&enc, st_buf_cstr(&rel));
+    f.path = (char *)st_buf_detach(&enc, &(size_t){0});
+    f.size = info.file_size;
+    f.modification_time = delta_file_mtime_ms(full);
+    if (f.modification_time < 0) f.modification_time = delta_now_ms();
+    f.data_change = 1;
+    f.stats = st_xstrdup(stxt);
+    free(stxt);
+    f.num_records = (int64_t)m;
+    f.num_partition_values = s->npartition;
+    f.partition_values = st_xcalloc(s->npartition ? s->npartition : 1, sizeof(delta_partition_value));
+    for (size_t p = 0; p < s->npartition; p++) {
+        f.partition_values[p].name = st_xstrdup(s->partition_columns[p]);
+        f.partition_values[p].value = g->pvals[p] && *g->pvals[p] ? st_xstrdup(g->pvals[p]) : NULL;
+    }
+    delta_file_list_append_copy(adds, &f);
+    delta_file_free(&f);
+done:
+    json_decref(mins);
+    json_decref(maxs);
+    json_decref(nulls);
+    pq_file_info_free(&info);
+    for (int i = 0; i <= nnodes; i++) {
+        free(defs[i]);
+        free(vals[i]);
+    }
+    free(defs);
+    free(vals);
+    free(cols);
+    free(full);
+    st_buf_free(&rel);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ entry point */
+
+st_code delta_table_write_files(delta_table *t, const delta_batch *b, delta_file_list *adds, st_err *e)
+{
+    const delta_snapshot *s = delta_table_snapshot(t);
+    const delta_table_options *opt = delta_table_opts(t);
+    st_code rc;
+    if (s->min_writer > 2)
+        return st_err_set(e, ST_ERR_UNSUPPORTED, "table %s: writer version %d is not supported (we write 2)",
+                          delta_table_path(t), s->min_writer);
+    if ((rc = delta_batch_validate(b, e))) return rc;
+    if (!delta_schema_equal(b->schema, s->schema))
+        return st_err_set(e, ST_ERR_ARG, "table %s: the batch schema differs from the table schema",
+                          delta_table_path(t));
+    size_t n = delta_batch_num_rows(b);
+    if (n == 0) return ST_OK;
+    if (n > UINT32_MAX) return st_err_set(e, ST_ERR_ARG, "table %s: batch of %zu rows is too large", delta_table_path(t), n);
+
+    int *is_part = st_xcalloc(b->ncols, sizeof *is_part);
+    int *pidx = st_xcalloc(s->npartition ? s->npartition : 1, sizeof *pidx);
+    for (size_t p = 0; p < s->npartition; p++) {
+        pidx[p] = delta_schema_find(b->schema, s->partition_columns[p]);
+        if (pidx[p] >= 0) is_part[pidx[p]] = 1;
+    }
+    pq_schema_node *nodes = NULL;
+    int nnodes = 0;
+    group *groups = NULL;
+    size_t ngroups = 0, cap = 0;
+    delta_map gmap = {0};
+    size_t first_new = adds->count;
+    if ((rc = delta_schema_to_parquet(b->schema, (const char *const *)s->partition_columns, s->npartition, &nodes,
+                                      &nnodes, e)))
+        goto done;
+
+    /* group rows by partition values; O(rows * partition columns) */
+    st_buf key = {0};
+    char tmp[1024];
+    for (size_t r = 0; r < n; r++) {
+        st_buf_reset(&key);
+        for (size_t p = 0; p < s->npartition; p++) {
+            const char *v = partition_text(&b->cols[pidx[p]], r, tmp, sizeof tmp);
+            if (v) st_buf_append_str(&key, v);
+            else st_buf_append_u8(&key, 2);
+            st_buf_append_u8(&key, 1);
+        }
+        const char *k = st_buf_cstr(&key);
+        size_t gi = delta_map_get(&gmap, k);
+        if (gi == (size_t)-1) {
+            if (ngroups == cap) {
+                cap = cap ? cap * 2 : 4;
+                groups = st_xrealloc(groups, cap * sizeof *groups);
+                /* keys are heap strings owned by groups: the map stays valid */
+            }
+            gi = ngroups++;
+            group *g = &groups[gi];
+            memset(g, 0, sizeof *g);
+            g->key = st_xstrdup(k);
+            g->pvals = st_xcalloc(s->npartition ? s->npartition : 1, sizeof(char *));
+            for (size_t p = 0; p < s->npartition; p++) {
+                const char *v = partition_text(&b->cols[pidx[p]], r, tmp, sizeof tmp);
+                g->pvals[p] = v ? st_xstrdup(v) : NULL;
+            }
+            delta_map_put(&gmap, g->key, gi);
+        }
+        uint32_t r32 = (uint32_t)r;
+        st_buf_append(&groups[gi].rows, &r32, sizeof r32);
+    }
+    st_buf_free(&key);
+
+    int file_no = 0;
+    size_t per_file = opt->max_rows_per_file > 0 ? (size_t)opt->max_rows_per_file : n;
+    for (size_t gi = 0; gi < ngroups && !rc; gi++) {
+        const uint32_t *idx = (const uint32_t *)groups[gi].rows.data;
+        size_t m = groups[gi].rows.len / sizeof(uint32_t);
+        for (size_t off = 0; off < m && !rc; off += per_file) {
+            size_t cnt = m - off < per_file ? m - off : per_file;
+            rc = write_one(t, b, is_part, &groups[gi], idx + off, cnt, file_no++, nodes, nnodes, adds, e);
+        }
+    }
+    if (rc) {
+        /* remove the files this call wrote: nothing was committed */
+        for (size_t i = first_new; i < adds->count; i++) {
+            char *p = delta_file_local_path(delta_table_path(t), &adds->items[i]);
+            unlink(p);
+            free(p);
+            delta_file_free(&adds->items[i]);
+        }
+        adds->count = first_new;
+    }
+done:
+    for (size_t gi = 0; gi < ngroups; gi++) {
+        st_buf_free(&groups[gi].rows);
+        for (size_t p = 0; p < s->npartition; p++) free(groups[gi].pvals[p]);
+        free(groups[gi].pvals);
+        free(groups[gi].key);
+    }
+    free(groups);
+    delta_map_free(&gmap);
+    free(nodes);
+    free(is_part);
+    free(pidx);
+    return rc;
+}
