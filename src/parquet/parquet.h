@@ -142,8 +142,8 @@ st_code pq_writer_flush_row_group(pq_writer *w, st_err *e);
  * (has_min_max == 0) when every value is null or the type has no order we record
  * (nested leaves may still report them). For DOUBLE, NaN is ignored for min/max. */
 typedef struct pq_column_stats {
-    int64_t null_count;
-    int64_t num_values;
+    int64_t null_count;          /* level entries without a value (nulls, empty lists/maps) */
+    int64_t num_values;          /* level entries, nulls included (= rows for flat columns) */
     int has_min_max;
     union { int32_t i32; int64_t i64; double f64; uint8_t boolean; } min, max;
     uint8_t *min_bytes, *max_bytes;  /* BYTE_ARRAY: owned copies */
@@ -214,7 +214,25 @@ typedef struct pq_column_data {
     void *arena;               /* private: storage behind values/bytes */
 } pq_column_data;
 
-/* Reads and decodes leaf `leaf` of row group `row_group`. */
+/* created_by string of the footer ("" when absent; owned by the reader). */
+const char *pq_reader_created_by(const pq_reader *r);
+
+/* Footer facts about one column chunk (for `smarttech parquet info`). */
+typedef struct pq_chunk_info {
+    pq_codec codec;
+    int64_t num_values;          /* level entries */
+    int64_t null_count;          /* -1 when the footer has none */
+    int64_t total_compressed, total_uncompressed;
+    uint32_t encodings;          /* bit mask: 1u << parquet-format Encoding number */
+    const uint8_t *min, *max;    /* raw statistics bytes (PLAIN form), NULL when absent; owned by the reader */
+    uint32_t min_len, max_len;
+} pq_chunk_info;
+
+st_code pq_reader_chunk_info(const pq_reader *r, int row_group, int leaf, pq_chunk_info *out, st_err *e);
+
+/* Reads and decodes leaf `leaf` of row group `row_group`. The whole column chunk is
+ * decoded at once (memory ~ its uncompressed size); chunks of more than 2^28 level
+ * entries are refused (ST_ERR_UNSUPPORTED). */
 st_code pq_reader_read_column(pq_reader *r, int row_group, int leaf, pq_column_data *out, st_err *e);
 void pq_column_data_free(pq_column_data *c);  /* NULL-safe, leaves *c zeroed */
 
