@@ -1,0 +1,67 @@
+/* simulate_sink.h — where `smarttech simulate` sends its events: a small interface
+ * with three implementations (stdout JSON Lines, JSON Lines files, Kafka).
+ *
+ * The simulate loop only knows sim_sink: write one event, tick now and then (a Kafka
+ * sink serves delivery reports there), close at the end (flush, finish the last
+ * file, free). A sink that fails reports through st_err; the loop stops and closes it.
+ *
+ * KAFKA HOOK: sink_kafka_open() lives alone in simulate_sink_kafka.c; today it
+ * returns ST_ERR_UNSUPPORTED ("not available yet"). The Kafka work replaces that one
+ * file with a real producer sink (key = sensor_id, value = the JSON, timestamp =
+ * event time if wished) using sim_sink_opts.brokers/topic/props; cmd_simulate.c
+ * already parses --brokers, --topic and -X and calls it.
+ */
+#ifndef ST_CLI_SIMULATE_SINK_H
+#define ST_CLI_SIMULATE_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iot/simulator.h"
+#include "util/err.h"
+
+typedef struct sim_sink sim_sink;
+
+struct sim_sink {
+    const char *name; /* "stdout", "files", "kafka": for messages */
+    /* Sends one event (ev->value is the JSON, ev->key the sensor_id). */
+    st_code (*write)(sim_sink *s, const iot_sim_event *ev, st_err *e);
+    /* Called about every 1000 events and at least every 100 ms; may be NULL. */
+    st_code (*tick)(sim_sink *s, st_err *e);
+    /* Completes delivery (flush, rename the last file, wait for acknowledgements).
+     * Called once, before destroy, unless an earlier call failed. */
+    st_code (*close)(sim_sink *s, st_err *e);
+    /* One line for the run summary ("3 files in out/", "delivered 1000"), may be NULL. */
+    void (*describe)(sim_sink *s, char *buf, size_t len);
+    /* Frees the sink (whatever state it is in). */
+    void (*destroy)(sim_sink *s);
+};
+
+/* An output that went away on purpose (stdout reader closed the pipe) is reported by
+ * write/close as ST_ERR_INTERRUPTED: the command stops quietly. */
+
+/* Everything the command line says about the output. */
+typedef struct sim_sink_opts {
+    const char *files_dir;      /* --files DIR */
+    long events_per_file;       /* --events-per-file N (default 1000) */
+    int fsync_files;            /* fsync each file before its rename (default 1) */
+    const char *brokers;        /* --brokers LIST */
+    const char *topic;          /* --topic NAME (default iot_smartech) */
+    const char **props;         /* -X key=value, in order */
+    int nprops;
+    volatile int *stop;         /* set by SIGINT/SIGTERM; a sink waiting on delivery may look at it */
+} sim_sink_opts;
+
+/* JSON Lines on standard output, written in 64 KiB blocks. */
+st_code sink_stdout_open(sim_sink **out, const sim_sink_opts *o, st_err *e);
+
+/* JSON Lines files DIR/events-NNNNNN.json with events_per_file events each, each
+ * written as DIR/.events-NNNNNN.json.tmp and renamed when complete (so a directory
+ * watcher never sees a partial file). Numbering continues after the highest
+ * events-NNNNNN.json already in DIR, so a second run never overwrites. */
+st_code sink_files_open(sim_sink **out, const sim_sink_opts *o, st_err *e);
+
+/* Kafka producer sink (see KAFKA HOOK above). */
+st_code sink_kafka_open(sim_sink **out, const sim_sink_opts *o, st_err *e);
+
+#endif
