@@ -1,12 +1,480 @@
-/* cmd_parquet.c — `smarttech parquet` (placeholder until its issue lands). */
+/* cmd_parquet.c — `smarttech parquet info FILE [--json]` and
+ * `smarttech parquet cat FILE [--limit N]` (rows as JSON Lines).
+ *
+ * cat reassembles records from the decoded leaf columns with their Dremel levels
+ * (groups become objects, LIST groups arrays, MAP groups objects keyed by the key's
+ * text). Values: integers and doubles as JSON numbers (NaN/Infinity as strings),
+ * DATE as "YYYY-MM-DD", TIMESTAMP as ISO-8601 UTC, BYTE_ARRAY as a string.
+ */
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "parquet/parquet.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+
+static const char *physical_name(pq_physical p)
+{
+    static const char *n[] = {"BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE", "BYTE_ARRAY",
+                              "FIXED_LEN_BYTE_ARRAY"};
+    return (int)p >= 0 && (int)p < 8 ? n[p] : "?";
+}
+
+static const char *logical_name(pq_logical l)
+{
+    static const char *n[] = {"", "STRING", "DATE", "TIMESTAMP(MICROS,UTC)", "TIMESTAMP(MILLIS,UTC)",
+                              "TIMESTAMP(NANOS,UTC)", "TIMESTAMP(MICROS,local)", "DECIMAL", "INT", "MAP",
+                              "LIST", "JSON", "UUID", "ENUM"};
+    return (int)l >= 0 && (int)l < 14 ? n[l] : "?";
+}
+
+static const char *codec_name(pq_codec c)
+{
+    static const char *n[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO", "BROTLI", "LZ4", "ZSTD", "LZ4_RAW"};
+    return (int)c >= 0 && (int)c < 8 ? n[c] : "?";
+}
+
+static const char *rep_name(pq_repetition r)
+{
+    return r == PQ_REQUIRED ? "required" : r == PQ_OPTIONAL ? "optional" : "repeated";
+}
+
+/* Appends one scalar value of a leaf as JSON. */
+static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data *c, size_t i)
+{
+    char tmp[64];
+    switch (c->physical) {
+    case PQ_BOOLEAN: st_buf_append_str(b, c->values.boolean[i] ? "true" : "false"); break;
+    case PQ_INT32:
+        if (n->logical == PQ_LOGICAL_DATE) {
+            st_format_date(c->values.i32[i], tmp, sizeof tmp);
+            st_buf_append_json_str(b, tmp, strlen(tmp));
+        } else if (n->logical == PQ_LOGICAL_INT && !n->int_signed) {
+            st_buf_printf(b, "%" PRIu32, (uint32_t)c->values.i32[i]);
+        } else {
+            st_buf_printf(b, "%" PRId32, c->values.i32[i]);
+        }
+        break;
+    case PQ_INT64: {
+        int64_t v = c->values.i64[i];
+        int64_t us = 0;
+        int ts = 1;
+        switch (n->logical) {
+        case PQ_LOGICAL_TIMESTAMP_MICROS: case PQ_LOGICAL_TIMESTAMP_MICROS_LOCAL: us = v; break;
+        case PQ_LOGICAL_TIMESTAMP_MILLIS: us = v * 1000; break;
+        case PQ_LOGICAL_TIMESTAMP_NANOS: us = v / 1000 - (v % 1000 < 0); break;
+        default: ts = 0; break;
+        }
+        if (ts) {
+            st_format_iso_us(us, tmp, sizeof tmp, 0);
+            st_buf_append_json_str(b, tmp, strlen(tmp));
+        } else if (n->logical == PQ_LOGICAL_INT && !n->int_signed) {
+            st_buf_printf(b, "%" PRIu64, (uint64_t)v);
+        } else {
+            st_buf_printf(b, "%" PRId64, v);
+        }
+        break;
+    }
+    case PQ_FLOAT:
+    case PQ_DOUBLE: {
+        double d = c->physical == PQ_FLOAT ? (double)c->values.f32[i] : c->values.f64[i];
+        if (isnan(d)) st_buf_append_str(b, "\"NaN\"");
+        else if (isinf(d)) st_buf_append_str(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        else st_buf_printf(b, c->physical == PQ_FLOAT ? "%.9g" : "%.17g", d);
+        break;
+    }
+    default: {
+        const pq_bytes *v = &c->values.bytes[i];
+        if (c->physical == PQ_BYTE_ARRAY && n->logical != PQ_LOGICAL_NONE && n->logical != PQ_LOGICAL_DECIMAL) {
+            st_buf_append_json_str(b, (const char *)v->ptr, v->len);
+        } else if (c->physical == PQ_BYTE_ARRAY) {
+            st_buf_append_json_str(b, (const char *)v->ptr, v->len);
+        } else {
+            st_buf_append_u8(b, '"');
+            for (uint32_t k = 0; k < v->len; k++) st_buf_printf(b, "%02x", v->ptr[k]);
+            st_buf_append_u8(b, '"');
+        }
+        break;
+    }
+    }
+}
+
+/* ------------------------------------------------------------------ record assembly */
+
+typedef struct node_info {
+    int first_leaf, end_leaf;  /* leaves [first, end) under the node */
+    int16_t def, rep;          /* levels at which the node is defined / repeats */
+    int end_node;              /* index after the subtree */
+} node_info;
+
+typedef struct assembler {
+    const pq_schema_node *nodes;
+    int nnodes;
+    node_info *ni;
+    pq_column_data *cols;
+    size_t *lcur, *vcur;
+    int *leaf_node;            /* leaf -> node index */
+} assembler;
+
+static int index_nodes(assembler *a, int i, int16_t def, int16_t rep, int *leaf)
+{
+    const pq_schema_node *n = &a->nodes[i];
+    node_info *ni = &a->ni[i];
+    ni->def = (int16_t)(def + (n->repetition != PQ_REQUIRED));
+    ni->rep = (int16_t)(rep + (n->repetition == PQ_REPEATED));
+    ni->first_leaf = *leaf;
+    int j = i + 1;
+    if (n->num_children == 0) {
+        a->leaf_node[*leaf] = i;
+        (*leaf)++;
+    } else {
+        for (int c = 0; c < n->num_children; c++) j = index_nodes(a, j, ni->def, ni->rep, leaf);
+    }
+    ni->end_leaf = *leaf;
+    ni->end_node = j;
+    return j;
+}
+
+static void skip_entry(assembler *a, int node)
+{
+    for (int l = a->ni[node].first_leaf; l < a->ni[node].end_leaf; l++) a->lcur[l]++;
+}
+
+static int16_t cur_def(assembler *a, int node)
+{
+    int l = a->ni[node].first_leaf;
+    const pq_column_data *c = &a->cols[l];
+    if (a->lcur[l] >= c->num_levels) return 0;
+    return c->def_levels ? c->def_levels[a->lcur[l]] : a->ni[node].def;
+}
+
+static int16_t cur_rep(assembler *a, int node)
+{
+    int l = a->ni[node].first_leaf;
+    const pq_column_data *c = &a->cols[l];
+    if (a->lcur[l] >= c->num_levels) return -1;
+    return c->rep_levels ? c->rep_levels[a->lcur[l]] : 0;
+}
+
+static void emit_node(assembler *a, int node, st_buf *b);
+
+/* One instance of node (ignoring its own repetition). */
+static void emit_instance(assembler *a, int node, st_buf *b)
+{
+    const pq_schema_node *n = &a->nodes[node];
+    node_info *ni = &a->ni[node];
+    if (cur_def(a, node) < ni->def) {
+        /* null here (or, for a repeated node, handled by the caller) */
+        st_buf_append_str(b, "null");
+        skip_entry(a, node);
+        return;
+    }
+    if (n->num_children == 0) {
+        int l = ni->first_leaf;
+        if (a->vcur[l] < a->cols[l].num_values) json_scalar(b, n, &a->cols[l], a->vcur[l]);
+        else st_buf_append_str(b, "null");
+        a->vcur[l]++;
+        a->lcur[l]++;
+        return;
+    }
+    int child = node + 1;
+    /* LIST: <list> (repeated) <element>  -> JSON array of elements */
+    if (n->logical == PQ_LOGICAL_LIST && n->num_children == 1 && a->nodes[child].repetition == PQ_REPEATED) {
+        int inner = child;
+        int elem = a->nodes[inner].num_children == 1 ? inner + 1 : -1;
+        st_buf_append_u8(b, '[');
+        if (cur_def(a, inner) < a->ni[inner].def) {
+            skip_entry(a, inner);
+        } else {
+            int first = 1;
+            do {
+                if (!first) st_buf_append_u8(b, ',');
+                first = 0;
+                if (elem >= 0) emit_node(a, elem, b);
+                else emit_instance(a, inner, b);
+            } while (cur_rep(a, inner) == a->ni[inner].rep);
+        }
+        st_buf_append_u8(b, ']');
+        return;
+    }
+    /* MAP: <key_value> (repeated) {key, value} -> JSON object */
+    if (n->logical == PQ_LOGICAL_MAP && n->num_children == 1 && a->nodes[child].repetition == PQ_REPEATED &&
+        a->nodes[child].num_children == 2) {
+        int kv = child, key = kv + 1, val = a->ni[key].end_node;
+        st_buf_append_u8(b, '{');
+        if (cur_def(a, kv) < a->ni[kv].def) {
+            skip_entry(a, kv);
+        } else {
+            int first = 1;
+            do {
+                if (!first) st_buf_append_u8(b, ',');
+                first = 0;
+                st_buf kb = {0};
+                emit_node(a, key, &kb);
+                if (kb.len && kb.data[0] == '"') st_buf_append(b, kb.data, kb.len);
+                else st_buf_append_json_str(b, (const char *)kb.data, kb.len);
+                st_buf_free(&kb);
+                st_buf_append_u8(b, ':');
+                emit_node(a, val, b);
+            } while (cur_rep(a, kv) == a->ni[kv].rep);
+        }
+        st_buf_append_u8(b, '}');
+        return;
+    }
+    st_buf_append_u8(b, '{');
+    for (int c = 0; c < n->num_children; c++) {
+        if (c) st_buf_append_u8(b, ',');
+        st_buf_append_json_str(b, a->nodes[child].name, strlen(a->nodes[child].name));
+        st_buf_append_u8(b, ':');
+        emit_node(a, child, b);
+        child = a->ni[child].end_node;
+    }
+    st_buf_append_u8(b, '}');
+}
+
+/* A node with its repetition: repeated nodes become JSON arrays. */
+static void emit_node(assembler *a, int node, st_buf *b)
+{
+    if (a->nodes[node].repetition != PQ_REPEATED) {
+        emit_instance(a, node, b);
+        return;
+    }
+    node_info *ni = &a->ni[node];
+    st_buf_append_u8(b, '[');
+    if (cur_def(a, node) < ni->def) {
+        skip_entry(a, node);
+    } else {
+        int first = 1;
+        do {
+            if (!first) st_buf_append_u8(b, ',');
+            first = 0;
+            emit_instance(a, node, b);
+        } while (cur_rep(a, node) == ni->rep);
+    }
+    st_buf_append_u8(b, ']');
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: smarttech parquet info FILE [--json]\n"
+                    "       smarttech parquet cat FILE [--limit N]\n");
+    return 2;
+}
+
+static int do_cat(const char *path, int64_t limit)
+{
+    st_err e;
+    pq_reader *r = pq_reader_open(path, &e);
+    if (!r) {
+        fprintf(stderr, "smarttech parquet: %s\n", e.msg);
+        return 1;
+    }
+    int nnodes, nleaves = pq_reader_num_leaves(r);
+    assembler a = {0};
+    a.nodes = pq_reader_schema(r, &nnodes);
+    a.nnodes = nnodes;
+    a.ni = calloc((size_t)nnodes, sizeof *a.ni);
+    a.leaf_node = calloc((size_t)nleaves + 1, sizeof(int));
+    a.cols = calloc((size_t)nleaves + 1, sizeof *a.cols);
+    a.lcur = calloc((size_t)nleaves + 1, sizeof(size_t));
+    a.vcur = calloc((size_t)nleaves + 1, sizeof(size_t));
+    int leaf = 0, rc = 0;
+    for (int i = 0; i < nnodes;) i = index_nodes(&a, i, 0, 0, &leaf);
+    st_buf line = {0};
+    int64_t printed = 0;
+    for (int g = 0; g < pq_reader_num_row_groups(r) && (limit < 0 || printed < limit) && !rc; g++) {
+        for (int l = 0; l < nleaves; l++) {
+            if (pq_reader_read_column(r, g, l, &a.cols[l], &e)) {
+                fprintf(stderr, "smarttech parquet: %s\n", e.msg);
+                rc = 1;
+                for (int k = 0; k < l; k++) pq_column_data_free(&a.cols[k]);
+                break;
+            }
+            a.lcur[l] = a.vcur[l] = 0;
+        }
+        if (rc) break;
+        int64_t rows = pq_reader_row_group_rows(r, g);
+        for (int64_t row = 0; row < rows && (limit < 0 || printed < limit); row++) {
+            st_buf_reset(&line);
+            st_buf_append_u8(&line, '{');
+            for (int i = 0, first = 1; i < nnodes; i = a.ni[i].end_node) {
+                if (!first) st_buf_append_u8(&line, ',');
+                first = 0;
+                st_buf_append_json_str(&line, a.nodes[i].name, strlen(a.nodes[i].name));
+                st_buf_append_u8(&line, ':');
+                emit_node(&a, i, &line);
+            }
+            st_buf_append_str(&line, "}\n");
+            fwrite(line.data, 1, line.len, stdout);
+            printed++;
+        }
+        for (int l = 0; l < nleaves; l++) pq_column_data_free(&a.cols[l]);
+    }
+    st_buf_free(&line);
+    free(a.ni);
+    free(a.leaf_node);
+    free(a.cols);
+    free(a.lcur);
+    free(a.vcur);
+    pq_reader_close(r);
+    if (fflush(stdout) != 0) rc = 1;
+    return rc;
+}
+
+/* Statistic bytes rendered as JSON in the column's type (or null). */
+static void json_stat(st_buf *b, const pq_schema_node *n, const uint8_t *p, uint32_t len)
+{
+    if (!p) {
+        st_buf_append_str(b, "null");
+        return;
+    }
+    pq_column_data c = {.physical = n->physical};
+    union { uint8_t b; int32_t i32; int64_t i64; float f; double d; } u;
+    pq_bytes by = {p, len};
+    size_t need = n->physical == PQ_BOOLEAN ? 1 : n->physical == PQ_INT32 || n->physical == PQ_FLOAT ? 4
+                : n->physical == PQ_INT64 || n->physical == PQ_DOUBLE ? 8 : 0;
+    if (need) {
+        if (len != need) {
+            st_buf_append_str(b, "null");
+            return;
+        }
+        memcpy(&u, p, need);
+        c.values.i32 = &u.i32;
+    } else {
+        c.values.bytes = &by;
+    }
+    json_scalar(b, n, &c, 0);
+}
+
+static int do_info(const char *path, int json)
+{
+    st_err e;
+    pq_reader *r = pq_reader_open(path, &e);
+    if (!r) {
+        fprintf(stderr, "smarttech parquet: %s\n", e.msg);
+        return 1;
+    }
+    int nnodes, nleaves = pq_reader_num_leaves(r), ngroups = pq_reader_num_row_groups(r);
+    const pq_schema_node *nodes = pq_reader_schema(r, &nnodes);
+    st_buf b = {0};
+    if (json) {
+        st_buf_printf(&b, "{\"file\":");
+        st_buf_append_json_str(&b, path, strlen(path));
+        st_buf_printf(&b, ",\"num_rows\":%" PRId64 ",\"num_row_groups\":%d,\"created_by\":", pq_reader_num_rows(r),
+                      ngroups);
+        const char *cb = pq_reader_created_by(r);
+        st_buf_append_json_str(&b, cb, strlen(cb));
+        st_buf_append_str(&b, ",\"row_groups\":[");
+        for (int g = 0; g < ngroups; g++) st_buf_printf(&b, "%s%" PRId64, g ? "," : "", pq_reader_row_group_rows(r, g));
+        st_buf_append_str(&b, "],\"columns\":[");
+    } else {
+        st_buf_printf(&b, "file: %s\nrows: %" PRId64 "\nrow groups: %d\ncreated by: %s\ncolumns: %d\n", path,
+                      pq_reader_num_rows(r), ngroups, pq_reader_created_by(r), nleaves);
+    }
+    for (int l = 0; l < nleaves; l++) {
+        const pq_leaf_info *li = pq_reader_leaf(r, l);
+        const pq_schema_node *n = &nodes[li->node];
+        int64_t comp = 0, uncomp = 0, nulls = 0, values = 0;
+        int nulls_known = 1;
+        uint32_t enc = 0;
+        pq_codec codec = PQ_CODEC_UNCOMPRESSED;
+        const uint8_t *mn = NULL, *mx = NULL;
+        uint32_t mnl = 0, mxl = 0;
+        int have_all_stats = ngroups > 0;
+        for (int g = 0; g < ngroups; g++) {
+            pq_chunk_info ci;
+            if (pq_reader_chunk_info(r, g, l, &ci, &e)) continue;
+            comp += ci.total_compressed;
+            uncomp += ci.total_uncompressed;
+            values += ci.num_values;
+            if (ci.null_count < 0) nulls_known = 0;
+            else nulls += ci.null_count;
+            enc |= ci.encodings;
+            codec = ci.codec;
+            /* file-wide min/max only shown from the first group when there is just one */
+            if (!ci.min) have_all_stats = 0;
+            if (g == 0) {
+                mn = ci.min, mnl = ci.min_len;
+                mx = ci.max, mxl = ci.max_len;
+            }
+        }
+        if (ngroups != 1) have_all_stats = 0;
+        static const char *encn[] = {"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE", "BIT_PACKED",
+                                     "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
+                                     "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
+        if (json) {
+            st_buf_printf(&b, "%s{\"path\":", l ? "," : "");
+            st_buf_append_json_str(&b, li->path, strlen(li->path));
+            st_buf_printf(&b, ",\"physical\":\"%s\",\"logical\":\"%s\",\"repetition\":\"%s\",\"max_def\":%d,"
+                              "\"max_rep\":%d,\"codec\":\"%s\",\"num_values\":%" PRId64 ",\"null_count\":",
+                          physical_name(n->physical), logical_name(n->logical), rep_name(n->repetition), li->max_def,
+                          li->max_rep, codec_name(codec), values);
+            if (nulls_known) st_buf_printf(&b, "%" PRId64, nulls);
+            else st_buf_append_str(&b, "null");
+            st_buf_printf(&b, ",\"compressed_bytes\":%" PRId64 ",\"uncompressed_bytes\":%" PRId64 ",\"encodings\":[",
+                          comp, uncomp);
+            int first = 1;
+            for (int k = 0; k < 10; k++)
+                if (enc & (1u << k)) {
+                    st_buf_printf(&b, "%s\"%s\"", first ? "" : ",", encn[k]);
+                    first = 0;
+                }
+            st_buf_append_str(&b, "],\"min\":");
+            json_stat(&b, n, have_all_stats ? mn : NULL, mnl);
+            st_buf_append_str(&b, ",\"max\":");
+            json_stat(&b, n, have_all_stats ? mx : NULL, mxl);
+            st_buf_append_u8(&b, '}');
+        } else {
+            st_buf_printf(&b, "  %-40s %s%s%s %s codec=%s values=%" PRId64 " nulls=", li->path,
+                          physical_name(n->physical), n->logical ? "/" : "", logical_name(n->logical),
+                          rep_name(n->repetition), codec_name(codec), values);
+            if (nulls_known) st_buf_printf(&b, "%" PRId64, nulls);
+            else st_buf_append_str(&b, "?");
+            st_buf_printf(&b, " bytes=%" PRId64 "/%" PRId64 " enc=", comp, uncomp);
+            int first = 1;
+            for (int k = 0; k < 10; k++)
+                if (enc & (1u << k)) {
+                    st_buf_printf(&b, "%s%s", first ? "" : ",", encn[k]);
+                    first = 0;
+                }
+            if (have_all_stats) {
+                st_buf_append_str(&b, " min=");
+                json_stat(&b, n, mn, mnl);
+                st_buf_append_str(&b, " max=");
+                json_stat(&b, n, mx, mxl);
+            }
+            st_buf_append_u8(&b, '\n');
+        }
+    }
+    if (json) st_buf_append_str(&b, "]}\n");
+    fwrite(b.data, 1, b.len, stdout);
+    st_buf_free(&b);
+    pq_reader_close(r);
+    return fflush(stdout) != 0;
+}
 
 int cmd_parquet(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "smarttech parquet: not implemented yet\n");
-    return 1;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return argc < 2 ? usage() : (usage(), 0);
+    const char *sub = argv[1], *file = NULL;
+    int json = 0;
+    int64_t limit = -1;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            char *end;
+            limit = strtoll(argv[++i], &end, 10);
+            if (*end || limit < 0) return usage();
+        } else if (argv[i][0] == '-' && argv[i][1]) return usage();
+        else if (!file) file = argv[i];
+        else return usage();
+    }
+    if (!file) return usage();
+    if (!strcmp(sub, "info")) return do_info(file, json);
+    if (!strcmp(sub, "cat")) return do_cat(file, limit);
+    return usage();
 }
