@@ -49,6 +49,10 @@ static void usage(FILE *f)
             "                       run would pass now), so that a run is byte-for-byte repeatable within\n"
             "                       a day and no regular event is in the future\n"
             "  --seed S             random seed (default 1); same options and seed -> same bytes\n"
+            "  --future-after T     future_timestamp faults are 1-48 h after max(simulated time, T)\n"
+            "                       (default: the simulated time, or tomorrow 00:00Z / now when the\n"
+            "                       start time is defaulted); use it with a past --start-time so that\n"
+            "                       those events stay in the future for a validator running now\n"
             "faults:\n"
             "  --faults F           fraction 0..1 of events carrying a fault: malformed_json, missing_field,\n"
             "                       wrong_type, impossible_value, fahrenheit (valid), duplicate (valid, same\n"
@@ -69,7 +73,7 @@ static void usage(FILE *f)
 enum {
     OPT_BUILDINGS = 256, OPT_FLOORS, OPT_ROOMS, OPT_SENSORS, OPT_RATE, OPT_SIM_RATE, OPT_COUNT, OPT_DURATION,
     OPT_SEED, OPT_FAULTS, OPT_START, OPT_FILES, OPT_PER_FILE, OPT_NO_FSYNC, OPT_BROKERS, OPT_TOPIC, OPT_MANIFEST,
-    OPT_QUIET
+    OPT_QUIET, OPT_FUTURE_AFTER
 };
 
 static const struct option long_opts[] = {
@@ -91,6 +95,7 @@ static const struct option long_opts[] = {
     {"topic", required_argument, 0, OPT_TOPIC},
     {"manifest", required_argument, 0, OPT_MANIFEST},
     {"quiet", no_argument, 0, OPT_QUIET},
+    {"future-after", required_argument, 0, OPT_FUTURE_AFTER},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -158,6 +163,7 @@ int cmd_simulate(int argc, char **argv)
     sim_sink_opts so = {.events_per_file = 1000, .fsync_files = 1, .topic = "iot_smartech", .stop = &stop_int};
     double rate = 0, sim_rate = 1000;
     uint64_t count = 0;
+    int64_t future_after = 0;
     int64_t duration_us = 0;
     const char *start_text = NULL, *manifest_path = NULL;
     int quiet = 0, have_layout = 0;
@@ -214,6 +220,9 @@ int cmd_simulate(int argc, char **argv)
         case 'X': props[nprops++] = a; break;
         case OPT_MANIFEST: manifest_path = a; break;
         case OPT_QUIET: quiet = 1; break;
+        case OPT_FUTURE_AFTER:
+            if (st_parse_iso_us(a, strlen(a), &future_after)) goto bad_value;
+            break;
         case 'h':
             usage(stdout);
             free(props);
@@ -263,6 +272,8 @@ int cmd_simulate(int argc, char **argv)
         cfg.start_time_us = today - days_back * day;
         cfg.future_ref_us = today + day; /* tomorrow: future faults stay in the future today */
     }
+
+    if (future_after) cfg.future_ref_us = future_after;
 
     st_err e;
     st_err_clear(&e);

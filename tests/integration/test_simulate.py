@@ -284,3 +284,20 @@ def test_layout_and_sensors(smarttech_bin):
     # each sensor's seq counts 1..10 in order (no faults)
     for sid in {o["sensor_id"] for o in objs}:
         assert [o["seq"] for o in objs if o["sensor_id"] == sid] == list(range(1, 11))
+
+
+def test_sample_files_match_their_manifest():
+    """data/source_json/: complete JSON Lines files, consistent with manifest.csv."""
+    src = Path(__file__).resolve().parents[2] / "data" / "source_json"
+    files = sorted(src.glob("events-*.json"))
+    assert len(files) >= 3
+    lines = [l for f in files for l in f.read_bytes().split(b"\n")[:-1]]
+    assert all(f.read_bytes().endswith(b"\n") for f in files)
+    rows = read_manifest(src / "manifest.csv")
+    assert len(rows) == len(lines)
+    assert {r["fault"] for r in rows} >= set(FAULTS) - {"none"}
+    for line, r in zip(lines, rows):
+        if r["valid"]:
+            assert check_contract(json.loads(line)) == float(r["value"])
+        elif r["fault"] == "future_timestamp":
+            assert r["event_time_us"] > time.time() * 1e6 + 86400e6  # stays in the future for a while
