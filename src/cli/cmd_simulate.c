@@ -322,6 +322,7 @@ int cmd_simulate(int argc, char **argv)
                 int64_t due_us = t0 + (int64_t)((double)n * 1e6 / rate);
                 if (due_us > now) {
                     int64_t wait = due_us - now;
+                    if (sink->tick && (sc = sink->tick(sink, &e))) break;
                     sleep_us(wait > 100000 ? 100000 : wait);
                     continue;
                 }

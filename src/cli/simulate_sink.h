@@ -26,7 +26,8 @@ struct sim_sink {
     const char *name; /* "stdout", "files", "kafka": for messages */
     /* Sends one event (ev->value is the JSON, ev->key the sensor_id). */
     st_code (*write)(sim_sink *s, const iot_sim_event *ev, st_err *e);
-    /* Called about every 1000 events and at least every 100 ms; may be NULL. */
+    /* Called about every 1000 events, at least every 100 ms, and before the paced
+     * loop sleeps (so buffered output goes out); may be NULL. */
     st_code (*tick)(sim_sink *s, st_err *e);
     /* Completes delivery (flush, rename the last file, wait for acknowledgements).
      * Called once, before destroy, unless an earlier call failed. */
