@@ -320,7 +320,7 @@ int cmd_simulate(int argc, char **argv)
             if (duration_us && now - t0 >= duration_us) break;
             if (rate > 0) {
                 int64_t due_us = t0 + (int64_t)((double)n * 1e6 / rate);
-                if (due_us > now) {
+                if (due_us > now + 1000) { /* up to 1 ms early is fine: fewer wake-ups */
                     int64_t wait = due_us - now;
                     if (sink->tick && (sc = sink->tick(sink, &e))) break;
                     sleep_us(wait > 100000 ? 100000 : wait);
