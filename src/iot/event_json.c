@@ -84,6 +84,27 @@ void iot_append_double(st_buf *out, double v)
         st_buf_append(out, "null", 4);
         return;
     }
+    /* Fast path for readings with at most 3 decimals (most of ours): the text of
+     * k / 10^d reads back as the correctly rounded quotient, which is v. */
+    static const double p10[4] = {1, 10, 100, 1000};
+    if (fabs(v) < 1e12) {
+        for (int d = 1; d <= 3; d++) {
+            double k = nearbyint(v * p10[d]);
+            if (k / p10[d] != v) continue;
+            unsigned long long ki = (unsigned long long)fabs(k);
+            char t[48];
+            int n = sizeof t;
+            for (int i = 0; i < d; i++, ki /= 10) t[--n] = (char)('0' + ki % 10);
+            t[--n] = '.';
+            do t[--n] = (char)('0' + ki % 10), ki /= 10;
+            while (ki);
+            if (signbit(v)) t[--n] = '-';
+            int end = sizeof t;
+            while (t[end - 1] == '0' && t[end - 2] != '.') end--;
+            st_buf_append(out, t + n, (size_t)(end - n));
+            return;
+        }
+    }
     char tmp[40];
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);

@@ -469,7 +469,15 @@ void iot_sim_manifest_line(const iot_sim_event *ev, st_buf *out)
     st_buf_append(out, ev->event_id.ptr, ev->event_id.len);
     st_buf_append_u8(out, ',');
     st_buf_append(out, ev->sensor_id.ptr, ev->sensor_id.len);
-    st_buf_printf(out, ",%d,%s,%s,", ev->valid, iot_fault_str(ev->fault), ev->expected_reason);
+    st_buf_append_str(out, ev->valid ? ",1," : ",0,");
+    st_buf_append_str(out, iot_fault_str(ev->fault));
+    st_buf_append_u8(out, ',');
+    st_buf_append_str(out, ev->expected_reason);
+    st_buf_append_u8(out, ',');
     if (ev->valid) iot_append_double(out, ev->norm_value);
-    st_buf_printf(out, ",%lld,%lld\n", (long long)ev->event_time_us, (long long)ev->seq);
+    st_buf_append_u8(out, ',');
+    sim_append_i64(out, ev->event_time_us);
+    st_buf_append_u8(out, ',');
+    sim_append_i64(out, ev->seq);
+    st_buf_append_u8(out, '\n');
 }
