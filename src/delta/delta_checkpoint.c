@@ -297,18 +297,6 @@ done:
 
 /* ------------------------------------------------------------------ reading */
 
-/* The Parquet reader lands after the writer: until it does, these weak references
- * keep every binary linking, and loading a checkpoint reports ST_ERR_UNSUPPORTED
- * (callers can still replay JSON). Harmless once the reader exists. */
-#pragma weak pq_reader_open
-#pragma weak pq_reader_close
-#pragma weak pq_reader_num_row_groups
-#pragma weak pq_reader_row_group_rows
-#pragma weak pq_reader_num_leaves
-#pragma weak pq_reader_leaf
-#pragma weak pq_reader_find_leaf
-#pragma weak pq_reader_read_column
-#pragma weak pq_column_data_free
 
 typedef struct col {
     int leaf;                 /* -1: column absent from this checkpoint */
@@ -588,13 +576,7 @@ st_code delta_checkpoint_read(delta_snapshot *s, int64_t version, st_err *e)
     st_code rc = ST_OK;
     col C[NLEAVES];
     memset(C, 0, sizeof C);
-    pq_reader *r = NULL;
-    if (!pq_reader_open) {
-        rc = st_err_set(e, ST_ERR_UNSUPPORTED, "cannot read checkpoint %s: this build has no Parquet reader", path);
-        free(path);
-        return rc;
-    }
-    r = pq_reader_open(path, e);
+    pq_reader *r = pq_reader_open(path, e);
     if (!r) {
         rc = e ? e->code : ST_ERR_FORMAT;
         if (e && !strstr(e->msg, "checkpoint")) st_err_wrap(e, "reading checkpoint %s", path);
