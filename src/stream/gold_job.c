@@ -1,0 +1,620 @@
+/* gold_job.c — the Gold micro-batch loop (see gold_job.h for the contract). */
+#include "stream/gold_job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "delta/delta.h"
+#include "stream/alerts.h"
+#include "stream/binio.h"
+#include "stream/delta_source.h"
+#include "stream/gold_state.h"
+#include "stream/tables.h"
+#include "stream/window.h"
+#include "util/fsutil.h"
+#include "util/timeutil.h"
+
+#define BODY_MAGIC 0x474f4c44u /* "GOLD" */
+
+enum { OUT_GOLD = 0, OUT_ALERTS, OUT_QUARANTINE, OUT_N };
+static const table_kind out_kind[OUT_N] = {TABLE_GOLD, TABLE_ALERTS, TABLE_QUARANTINE};
+
+/* Silver columns the job reads, in this order. */
+enum { C_EVENT_ID = 0, C_SENSOR_ID, C_BUILDING_ID, C_FLOOR, C_ROOM_ID, C_SENSOR_TYPE, C_VALUE, C_EVENT_TIME, C_N };
+static const char *const silver_columns[C_N] = {"event_id", "sensor_id", "building_id", "floor",
+                                                "room_id",  "sensor_type", "value", "event_time"};
+
+typedef struct outbox_item {
+    int64_t pos;
+    char *key, *json;
+} outbox_item;
+
+typedef struct gold_job {
+    const gold_config *c;
+    const volatile sig_atomic_t *stop;
+    gold_progress_fn cb;
+    void *opaque;
+    alert_rules *rules;
+    win_state *win;
+    alert_engine *alerts;
+    delta_source *src;
+    delta_table *out[OUT_N];
+    int64_t tpos[OUT_N];          /* position each output table has committed */
+    const char *table_id;         /* Silver's (borrowed from src) */
+    char *app_id, *flush_app_id;
+    int64_t pos;                  /* position of the in-memory state */
+    int64_t fresh_pos;            /* position before the first batch */
+    /* per batch */
+    delta_batch *batch[OUT_N];
+    alert_list batch_alerts;
+    int64_t det_us;
+    st_buf scratch;
+    /* Kafka */
+    kafka_producer *producer;
+    outbox_item *outbox;
+    size_t nout, capout, produced_upto;
+    uint64_t failed_seen;
+    gold_stats st;
+} gold_job;
+
+void gold_config_init(gold_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->silver_path = TABLE_SILVER_PATH;
+    c->gold_path = TABLE_GOLD_PATH;
+    c->alerts_path = TABLE_ALERTS_PATH;
+    c->quarantine_path = TABLE_QUARANTINE_PATH;
+    c->checkpoint = "data/checkpoints/gold";
+    c->alerts_topic = "iot_alerts";
+    c->window_us = 60LL * 1000000;
+    c->lateness_us = 120LL * 1000000;
+    c->trigger_us = 1000000;
+    c->max_versions = 50;
+    c->start_version = 0;
+    c->wait_for_silver_us = -1;
+}
+
+static int stopping(const gold_job *j) { return j->stop && *j->stop; }
+
+static void warn(gold_job *j, const char *msg)
+{
+    size_t n = strlen(msg);
+    if (n >= sizeof j->st.warning) n = sizeof j->st.warning - 1;
+    memcpy(j->st.warning, msg, n);
+    j->st.warning[n] = '\0';
+    if (j->cb) j->cb(&j->st, "warning", j->opaque);
+}
+
+static void refresh_stats(gold_job *j)
+{
+    j->st.silver_version = gold_pos_version(j->pos);
+    j->st.flushed = gold_pos_flushed(j->pos);
+    j->st.windows_open = win_state_open_count(j->win);
+    j->st.alerts_open = alert_engine_open_count(j->alerts);
+    j->st.watermark_us = win_state_watermark(j->win);
+    j->st.max_event_time_us = win_state_max_event_time(j->win);
+    for (int i = 0; i < OUT_N; i++) j->st.versions[i] = j->out[i] ? delta_table_version(j->out[i]) : -1;
+    j->st.kafka_pending = j->nout;
+    if (j->producer) {
+        kafka_producer_stats ks;
+        kafka_producer_stats_get(j->producer, &ks);
+        j->st.kafka_produced = ks.produced;
+        j->st.kafka_delivered = ks.delivered;
+        j->st.kafka_failed = ks.failed;
+    }
+}
+
+/* ------------------------------------------------------------------ state (de)serialization */
+
+static void outbox_clear(gold_job *j)
+{
+    for (size_t i = 0; i < j->nout; i++) {
+        free(j->outbox[i].key);
+        free(j->outbox[i].json);
+    }
+    j->nout = j->produced_upto = 0;
+}
+
+static void outbox_push(gold_job *j, int64_t pos, const char *key, char *json_owned)
+{
+    if (j->nout == j->capout) {
+        j->capout = j->capout ? j->capout * 2 : 16;
+        j->outbox = st_xrealloc(j->outbox, j->capout * sizeof *j->outbox);
+    }
+    j->outbox[j->nout++] = (outbox_item){pos, st_xstrdup(key), json_owned};
+}
+
+static void state_serialize(const gold_job *j, st_buf *b)
+{
+    binio_put_u32(b, BODY_MAGIC);
+    binio_put_i64(b, (int64_t)j->st.rows_in);
+    binio_put_i64(b, (int64_t)j->st.rows_late);
+    binio_put_i64(b, (int64_t)j->st.windows_emitted);
+    binio_put_i64(b, (int64_t)j->st.alerts_opened);
+    binio_put_i64(b, (int64_t)j->st.alerts_closed);
+    win_state_save(j->win, b);
+    alert_engine_save(j->alerts, b);
+    binio_put_i64(b, (int64_t)j->nout);
+    for (size_t i = 0; i < j->nout; i++) {
+        binio_put_i64(b, j->outbox[i].pos);
+        binio_put_str(b, j->outbox[i].key, strlen(j->outbox[i].key));
+        binio_put_str(b, j->outbox[i].json, strlen(j->outbox[i].json));
+    }
+}
+
+/* Loads the state saved at pos (or the fresh state for fresh_pos). */
+static st_code state_load(gold_job *j, int64_t pos, st_err *e)
+{
+    outbox_clear(j);
+    j->st.rows_in = j->st.rows_late = j->st.windows_emitted = j->st.alerts_opened = j->st.alerts_closed = 0;
+    win_state_destroy(j->win);
+    alert_engine_destroy(j->alerts);
+    j->win = win_state_new(j->c->window_us, j->c->lateness_us);
+    j->alerts = alert_engine_new(j->rules);
+    j->pos = pos;
+    if (pos == j->fresh_pos) return ST_OK;
+    st_buf b = {0};
+    st_code rc = gold_state_read(j->c->checkpoint, pos, j->table_id, &b, e);
+    if (rc == ST_ERR_NOTFOUND) {
+        rc = st_err_set(e, ST_ERR_STATE,
+                        "the output tables have processed Silver up to version %lld%s but %s has no state for it: "
+                        "checkpoint and outputs disagree (restore the checkpoint, or start over: smarttech reset)",
+                        (long long)gold_pos_version(pos), gold_pos_flushed(pos) ? " (flushed)" : "",
+                        j->c->checkpoint);
+        goto done;
+    }
+    if (rc) goto done;
+    char *what = gold_state_path(j->c->checkpoint, pos);
+    binio_reader r = {b.data, b.data + b.len, what};
+    uint32_t magic = 0;
+    int64_t cnt[5], nout = 0;
+    rc = binio_get_u32(&r, &magic, e);
+    if (!rc && magic != BODY_MAGIC) rc = st_err_set(e, ST_ERR_FORMAT, "%s: bad state body", what);
+    for (int i = 0; i < 5 && !rc; i++) rc = binio_get_i64(&r, &cnt[i], e);
+    if (!rc) rc = win_state_load(j->win, &r, e);
+    if (!rc) rc = alert_engine_load(j->alerts, &r, e);
+    if (!rc) rc = binio_get_i64(&r, &nout, e);
+    if (!rc && (nout < 0 || nout > r.end - r.p)) rc = st_err_set(e, ST_ERR_FORMAT, "%s: bad outbox size", what);
+    int64_t sent = rc ? 0 : gold_state_kafka_sent(j->c->checkpoint);
+    for (int64_t i = 0; i < nout && !rc; i++) {
+        int64_t p = 0;
+        char *key = NULL, *json = NULL;
+        rc = binio_get_i64(&r, &p, e);
+        if (!rc) rc = binio_get_str(&r, &key, NULL, e);
+        if (!rc) rc = binio_get_str(&r, &json, NULL, e);
+        if (!rc && p > sent) {
+            outbox_push(j, p, key, json);
+            json = NULL;
+        }
+        free(key);
+        free(json);
+    }
+    if (!rc) {
+        j->st.rows_in = (uint64_t)cnt[0];
+        j->st.rows_late = (uint64_t)cnt[1];
+        j->st.windows_emitted = (uint64_t)cnt[2];
+        j->st.alerts_opened = (uint64_t)cnt[3];
+        j->st.alerts_closed = (uint64_t)cnt[4];
+    }
+    free(what);
+done:
+    st_buf_free(&b);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ rows */
+
+static st_code need_value(const delta_source_pos *pos, const delta_source_value *v, int col, st_err *e)
+{
+    if (v[col].is_null)
+        return st_err_set(e, ST_ERR_FORMAT, "Silver %s (version %lld) row %lld: column %s is null", pos->file,
+                          (long long)pos->version, (long long)pos->row, silver_columns[col]);
+    return ST_OK;
+}
+
+static void json_kv(st_buf *b, const char *k, const char *s, size_t n)
+{
+    st_buf_printf(b, "\"%s\":", k);
+    st_buf_append_json_str(b, s, n);
+}
+
+/* Quarantines a late row: raw = the reading as JSON, detail = why, source = the Silver file and row. */
+static void quarantine_late(gold_job *j, const delta_source_pos *pos, const delta_source_value *v, int64_t wstart)
+{
+    st_buf *b = &j->scratch;
+    char t[48], ws[48], we[48], wm[48];
+    size_t tn = st_format_iso_us(v[C_EVENT_TIME].i64, t, sizeof t, 0);
+    st_format_iso_us(wstart, ws, sizeof ws, 0);
+    st_format_iso_us(wstart + j->c->window_us, we, sizeof we, 0);
+    st_format_iso_us(win_state_closed_until(j->win), wm, sizeof wm, 0);
+    st_buf_reset(b);
+    st_buf_append_u8(b, '{');
+    json_kv(b, "event_id", v[C_EVENT_ID].str, v[C_EVENT_ID].len);
+    st_buf_append_u8(b, ',');
+    json_kv(b, "sensor_id", v[C_SENSOR_ID].str, v[C_SENSOR_ID].len);
+    st_buf_append_u8(b, ',');
+    json_kv(b, "building_id", v[C_BUILDING_ID].str, v[C_BUILDING_ID].len);
+    st_buf_printf(b, ",\"floor\":%lld,", (long long)v[C_FLOOR].i64);
+    json_kv(b, "room_id", v[C_ROOM_ID].str, v[C_ROOM_ID].len);
+    st_buf_append_u8(b, ',');
+    json_kv(b, "sensor_type", v[C_SENSOR_TYPE].str, v[C_SENSOR_TYPE].len);
+    st_buf_append_str(b, ",\"value\":");
+    iot_append_double(b, v[C_VALUE].f64);
+    st_buf_append_u8(b, ',');
+    json_kv(b, "event_time", t, tn);
+    st_buf_append_u8(b, '}');
+    char detail[256];
+    snprintf(detail, sizeof detail, "event_time %s: window [%s, %s) already closed by the watermark (%s)", t, ws, we,
+             wm);
+    char *file = st_path_join(j->c->silver_path, pos->file);
+    table_append_quarantine(j->batch[OUT_QUARANTINE], "late", detail, (const char *)b->data, b->len, NULL, 0, 0, file,
+                            pos->row + 1, j->det_us);
+    free(file);
+}
+
+static st_code on_row(void *ctx, const delta_source_pos *pos, const delta_source_value *v, st_err *e)
+{
+    gold_job *j = ctx;
+    for (int c = 0; c < C_N; c++)
+        if (need_value(pos, v, c, e)) return ST_ERR_FORMAT;
+    win_reading r = {
+        .building_id = {v[C_BUILDING_ID].str, v[C_BUILDING_ID].len},
+        .room_id = {v[C_ROOM_ID].str, v[C_ROOM_ID].len},
+        .sensor_type = {v[C_SENSOR_TYPE].str, v[C_SENSOR_TYPE].len},
+        .sensor_id = {v[C_SENSOR_ID].str, v[C_SENSOR_ID].len},
+        .floor = (int32_t)v[C_FLOOR].i64,
+        .event_time_us = v[C_EVENT_TIME].i64,
+        .value = v[C_VALUE].f64,
+    };
+    int64_t ws = 0;
+    j->st.rows_in++;
+    j->st.last_batch_rows++;
+    if (win_state_add(j->win, &r, &ws) == WIN_LATE) {
+        j->st.rows_late++;
+        j->st.last_batch_late++;
+        quarantine_late(j, pos, v, ws);
+        return ST_OK;
+    }
+    alert_reading a = {r.sensor_id, r.building_id, r.room_id, r.sensor_type, r.floor, r.value, r.event_time_us};
+    alert_engine_on_reading(j->alerts, &a, j->det_us, &j->batch_alerts);
+    return ST_OK;
+}
+
+static int32_t days_of(int64_t us)
+{
+    int64_t d = 86400LL * 1000000;
+    int64_t q = us / d;
+    if (us % d < 0) q--;
+    return (int32_t)q;
+}
+
+static void append_gold_row(delta_batch *b, const win_result *w)
+{
+    delta_batch_append_long(b, GOLD_WINDOW_START, w->start_us);
+    delta_batch_append_long(b, GOLD_WINDOW_END, w->end_us);
+    delta_batch_append_string(b, GOLD_BUILDING_ID, w->building_id, strlen(w->building_id));
+    delta_batch_append_int(b, GOLD_FLOOR, w->floor);
+    delta_batch_append_string(b, GOLD_ROOM_ID, w->room_id, strlen(w->room_id));
+    delta_batch_append_string(b, GOLD_SENSOR_TYPE, w->sensor_type, strlen(w->sensor_type));
+    delta_batch_append_long(b, GOLD_COUNT, w->count);
+    delta_batch_append_double(b, GOLD_AVG, w->avg);
+    delta_batch_append_double(b, GOLD_MIN, w->min);
+    delta_batch_append_double(b, GOLD_MAX, w->max);
+    delta_batch_append_long(b, GOLD_FIRST_EVENT_TIME, w->first_us);
+    delta_batch_append_long(b, GOLD_LAST_EVENT_TIME, w->last_us);
+    delta_batch_append_int(b, GOLD_WINDOW_DATE, days_of(w->start_us));
+}
+
+static void append_alert_row(delta_batch *b, const alert_event *a)
+{
+    delta_batch_append_string(b, ALERT_ALERT_ID, a->alert_id, strlen(a->alert_id));
+    delta_batch_append_string(b, ALERT_STATE, a->state, strlen(a->state));
+    delta_batch_append_string(b, ALERT_RULE, a->rule, strlen(a->rule));
+    delta_batch_append_string(b, ALERT_SENSOR_ID, a->sensor_id, strlen(a->sensor_id));
+    delta_batch_append_string(b, ALERT_BUILDING_ID, a->building_id, strlen(a->building_id));
+    delta_batch_append_int(b, ALERT_FLOOR, a->floor);
+    delta_batch_append_string(b, ALERT_ROOM_ID, a->room_id, strlen(a->room_id));
+    delta_batch_append_string(b, ALERT_SENSOR_TYPE, a->sensor_type, strlen(a->sensor_type));
+    delta_batch_append_double(b, ALERT_VALUE, a->value);
+    delta_batch_append_double(b, ALERT_THRESHOLD, a->threshold);
+    delta_batch_append_long(b, ALERT_EVENT_TIME, a->event_time_us);
+    delta_batch_append_long(b, ALERT_DETECTION_TIME, a->detection_time_us);
+}
+
+/* ------------------------------------------------------------------ commits */
+
+/* Commits the batch to output table i unless it already holds position pos. */
+static st_code commit_table(gold_job *j, int i, int64_t pos, st_err *e)
+{
+    if (j->tpos[i] >= pos) return ST_OK;
+    int64_t v = gold_pos_version(pos);
+    delta_file_list adds = {0};
+    st_code rc = delta_table_write_files(j->out[i], j->batch[i], &adds, e);
+    if (rc) goto done;
+    delta_txn txns[2];
+    size_t nt = 0;
+    if (gold_pos_version(j->tpos[i]) < v) txns[nt++] = (delta_txn){j->app_id, v, 0};
+    if (gold_pos_flushed(pos)) txns[nt++] = (delta_txn){j->flush_app_id, v, 0};
+    char params[200];
+    snprintf(params, sizeof params, "{\"outputMode\":\"Append\",\"queryId\":\"%s\",\"epochId\":\"%lld%s\"}",
+             j->app_id, (long long)v, gold_pos_flushed(pos) ? "-flush" : "");
+    delta_commit_params p = {adds.items, adds.count, txns, nt, "STREAMING UPDATE", params, NULL};
+    int64_t committed = -1;
+    rc = delta_table_commit(j->out[i], &p, &committed, e);
+    if (rc == ST_ERR_CONFLICT)
+        st_err_wrap(e, "%s already has Gold's batch for Silver version %lld (is another `smarttech gold` running on "
+                       "the same outputs?)",
+                    delta_table_path(j->out[i]), (long long)v);
+    if (!rc) j->tpos[i] = pos;
+done:
+    delta_file_list_free(&adds);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ Kafka */
+
+/* Sends the outbox, waits up to wait_ms for delivery, and records the delivered position. */
+static void kafka_send(gold_job *j, int wait_ms)
+{
+    if (!j->producer || !j->nout) return;
+    st_err e;
+    for (; j->produced_upto < j->nout; j->produced_upto++) {
+        const outbox_item *o = &j->outbox[j->produced_upto];
+        if (kafka_producer_send(j->producer, o->key, strlen(o->key), o->json, strlen(o->json), 1000, &e)) {
+            warn(j, e.msg);
+            break;
+        }
+    }
+    st_code rc = kafka_producer_flush(j->producer, wait_ms, j->stop, &e);
+    kafka_producer_stats ks;
+    kafka_producer_stats_get(j->producer, &ks);
+    if (ks.failed > j->failed_seen) {
+        j->failed_seen = ks.failed;
+        j->produced_upto = 0; /* at-least-once: send the whole outbox again */
+        char msg[320];
+        snprintf(msg, sizeof msg, "alerts to Kafka: %.255s (will retry)", ks.last_error);
+        warn(j, msg);
+        return;
+    }
+    if (rc || j->produced_upto < j->nout) return; /* still queued: try again after the next batch */
+    int64_t last = j->outbox[j->nout - 1].pos;
+    if (gold_state_set_kafka_sent(j->c->checkpoint, last, &e)) warn(j, e.msg);
+    outbox_clear(j);
+}
+
+/* ------------------------------------------------------------------ one batch */
+
+/* Processes Silver versions from..to (none when to < from), flushing when flush, and commits
+ * the result to the output tables that do not have it yet. */
+static st_code run_batch(gold_job *j, int64_t from, int64_t to, int flush, st_err *e)
+{
+    int64_t t0 = st_monotonic_us();
+    int64_t newpos = gold_pos(to, flush);
+    j->det_us = st_now_us();
+    j->st.last_batch_rows = j->st.last_batch_late = j->st.last_batch_windows = j->st.last_batch_alerts = 0;
+    for (int i = 0; i < OUT_N; i++) delta_batch_clear(j->batch[i]);
+    alert_list_clear(&j->batch_alerts);
+
+    st_code rc = delta_source_read(j->src, from, to, on_row, NULL, j, e);
+    if (rc) return rc;
+    win_result *w = NULL;
+    size_t nw = 0;
+    win_state_take_closed(j->win, flush, &w, &nw);
+    for (size_t i = 0; i < nw; i++) {
+        append_gold_row(j->batch[OUT_GOLD], &w[i]);
+        alert_engine_on_window(j->alerts, &w[i], j->det_us, &j->batch_alerts);
+    }
+    win_results_free(w, nw);
+    j->st.windows_emitted += nw;
+    j->st.last_batch_windows = nw;
+    for (size_t i = 0; i < j->batch_alerts.count; i++) {
+        const alert_event *a = &j->batch_alerts.items[i];
+        append_alert_row(j->batch[OUT_ALERTS], a);
+        if (a->state[0] == 'o')
+            j->st.alerts_opened++;
+        else
+            j->st.alerts_closed++;
+        if (j->producer) {
+            st_buf js = {0};
+            alert_event_to_json(a, &js);
+            outbox_push(j, newpos, a->sensor_id, (char *)st_buf_detach(&js, NULL));
+        }
+    }
+    j->st.last_batch_alerts = j->batch_alerts.count;
+
+    /* state first, then the commits: a crash in between is redone from the previous state */
+    int64_t prev = j->pos;
+    st_buf body = {0};
+    state_serialize(j, &body);
+    rc = gold_state_write(j->c->checkpoint, newpos, j->table_id, &body, e);
+    st_buf_free(&body);
+    if (rc) return rc;
+    j->pos = newpos;
+    for (int i = 0; i < OUT_N && !rc; i++) rc = commit_table(j, i, newpos, e);
+    if (rc) return rc;
+    gold_state_prune(j->c->checkpoint, newpos, prev);
+    j->st.batches++;
+    j->st.last_batch_us = st_monotonic_us() - t0;
+    kafka_send(j, 2000);
+    refresh_stats(j);
+    if (j->cb) j->cb(&j->st, "batch", j->opaque);
+    return ST_OK;
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+static int64_t table_pos(const gold_job *j, int i)
+{
+    const delta_snapshot *s = delta_table_snapshot(j->out[i]);
+    int64_t v = delta_snapshot_txn_version(s, j->app_id);
+    int64_t f = delta_snapshot_txn_version(s, j->flush_app_id);
+    if (v < 0) return j->fresh_pos;
+    return gold_pos(v, f == v);
+}
+
+/* Sleeps up to us, waking early on stop. */
+static void nap(const gold_job *j, int64_t us)
+{
+    int64_t end = st_monotonic_us() + us;
+    while (!stopping(j)) {
+        int64_t left = end - st_monotonic_us();
+        if (left <= 0) break;
+        struct timespec ts = {0, (long)((left < 50000 ? left : 50000) * 1000)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Waits for the Silver table (or fails at once with once). */
+static st_code wait_for_silver(gold_job *j, int64_t *latest, st_err *e)
+{
+    int64_t t0 = st_monotonic_us();
+    for (;;) {
+        st_code rc = delta_source_latest_version(j->src, latest, e);
+        if (rc) return rc;
+        if (*latest >= 0) return ST_OK;
+        if (j->c->once || (j->c->wait_for_silver_us >= 0 && st_monotonic_us() - t0 >= j->c->wait_for_silver_us))
+            return st_err_set(e, ST_ERR_NOTFOUND, "no Silver table at %s (run `smarttech silver` first)",
+                              j->c->silver_path);
+        if (stopping(j)) return st_err_set(e, ST_ERR_INTERRUPTED, "stopped while waiting for %s", j->c->silver_path);
+        j->st.silver_latest = -1;
+        if (j->cb) j->cb(&j->st, "idle", j->opaque);
+        nap(j, j->c->trigger_us);
+    }
+}
+
+static st_code check_config(const gold_config *c, st_err *e)
+{
+    if (c->window_us <= 0) return st_err_set(e, ST_ERR_ARG, "--window must be positive");
+    if (c->lateness_us < 0) return st_err_set(e, ST_ERR_ARG, "--lateness must not be negative");
+    if (c->trigger_us < 0) return st_err_set(e, ST_ERR_ARG, "--trigger must not be negative");
+    if (c->max_versions < 1) return st_err_set(e, ST_ERR_ARG, "--max-versions must be at least 1");
+    if (c->start_version < 0) return st_err_set(e, ST_ERR_ARG, "--from-version must not be negative");
+    if (c->flush && !c->once) return st_err_set(e, ST_ERR_ARG, "--flush needs --once (it ends the input)");
+    return ST_OK;
+}
+
+static st_code setup_kafka(gold_job *j, st_err *e)
+{
+    if (!j->c->brokers || !*j->c->brokers) return ST_OK;
+    kafka_admin *a = NULL;
+    st_err we;
+    if (kafka_admin_new(&a, j->c->brokers, j->c->props, &we) == ST_OK) {
+        if (kafka_admin_topic_create(a, j->c->alerts_topic, 1, 1, 15000, NULL, &we) != ST_OK)
+            warn(j, we.msg);
+    } else {
+        warn(j, we.msg);
+    }
+    kafka_admin_destroy(a);
+    return kafka_producer_new(&j->producer, j->c->brokers, j->c->alerts_topic, j->c->props, e);
+}
+
+static void job_free(gold_job *j)
+{
+    kafka_producer_destroy(j->producer); /* undelivered alerts stay in the state file's outbox */
+    outbox_clear(j);
+    free(j->outbox);
+    for (int i = 0; i < OUT_N; i++) {
+        delta_table_destroy(j->out[i]);
+        delta_batch_destroy(j->batch[i]);
+    }
+    alert_list_free(&j->batch_alerts);
+    st_buf_free(&j->scratch);
+    delta_source_destroy(j->src);
+    win_state_destroy(j->win);
+    alert_engine_destroy(j->alerts);
+    alert_rules_destroy(j->rules);
+    free(j->app_id);
+    free(j->flush_app_id);
+}
+
+st_code gold_job_run(const gold_config *c, const volatile sig_atomic_t *stop, gold_progress_fn cb, void *opaque,
+                     gold_stats *stats, st_err *e)
+{
+    gold_job jb;
+    gold_job *j = &jb;
+    memset(j, 0, sizeof *j);
+    j->c = c;
+    j->stop = stop;
+    j->cb = cb;
+    j->opaque = opaque;
+    j->st.silver_version = j->st.silver_latest = -1;
+    j->st.watermark_us = j->st.max_event_time_us = INT64_MIN;
+    for (int i = 0; i < OUT_N; i++) j->st.versions[i] = -1;
+    st_code rc = check_config(c, e);
+    if (rc) goto done;
+    if (c->rules_path)
+        rc = alert_rules_load(c->rules_path, &j->rules, e);
+    else
+        j->rules = alert_rules_default();
+    if (rc) goto done;
+    j->win = win_state_new(c->window_us, c->lateness_us);
+    j->alerts = alert_engine_new(j->rules);
+    j->src = delta_source_new(c->silver_path, silver_columns, C_N);
+    j->fresh_pos = gold_pos(c->start_version - 1, 0);
+    j->pos = j->fresh_pos;
+
+    int64_t latest = -1;
+    if ((rc = wait_for_silver(j, &latest, e))) goto done;
+    if ((rc = delta_source_table_id(j->src, &j->table_id, e))) goto done;
+    st_buf id = {0};
+    st_buf_printf(&id, "gold/%s", j->table_id);
+    j->app_id = st_xstrdup(st_buf_cstr(&id));
+    st_buf_printf(&id, "/flush");
+    j->flush_app_id = (char *)st_buf_detach(&id, NULL);
+
+    const char *paths[OUT_N] = {c->gold_path, c->alerts_path, c->quarantine_path};
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int i = 0; i < OUT_N; i++) {
+        j->out[i] = table_open_or_create(out_kind[i], paths[i], e);
+        if (!j->out[i]) {
+            rc = e ? e->code : ST_ERR_IO;
+            goto done;
+        }
+        j->batch[i] = delta_batch_new(delta_snapshot_schema(delta_table_snapshot(j->out[i])));
+        j->tpos[i] = table_pos(j, i);
+        if (j->tpos[i] < lo) lo = j->tpos[i];
+        if (j->tpos[i] > hi) hi = j->tpos[i];
+    }
+    if ((rc = st_mkdirs(c->checkpoint, e))) goto done;
+    if ((rc = setup_kafka(j, e))) goto done;
+    if ((rc = state_load(j, lo, e))) goto done;
+    refresh_stats(j);
+    if (hi > lo) {
+        /* a crash between the commits of one batch: redo it for the tables that lack it */
+        j->st.recovered = 1;
+        if (cb) cb(&j->st, "recovered", opaque);
+        rc = run_batch(j, gold_pos_version(lo) + 1, gold_pos_version(hi), gold_pos_flushed(hi), e);
+        if (rc) goto done;
+    }
+    kafka_send(j, 2000); /* alerts a crash kept from being delivered */
+
+    int64_t target = latest; /* with once: what was there at start */
+    while (!stopping(j)) {
+        if ((rc = delta_source_latest_version(j->src, &latest, e))) goto done;
+        j->st.silver_latest = latest;
+        if (c->once && latest > target) latest = target;
+        int64_t v = gold_pos_version(j->pos);
+        if (latest > v) {
+            int64_t to = latest - v > c->max_versions ? v + c->max_versions : latest;
+            int fl = c->once && c->flush && to == target;
+            if ((rc = run_batch(j, v + 1, to, fl, e))) goto done;
+            continue;
+        }
+        if (c->once) {
+            if (c->flush && !gold_pos_flushed(j->pos) && win_state_open_count(j->win) > 0)
+                rc = run_batch(j, v + 1, v, 1, e);
+            break;
+        }
+        refresh_stats(j);
+        if (cb) cb(&j->st, "idle", opaque);
+        nap(j, c->trigger_us);
+    }
+    if (j->producer) kafka_send(j, 30000);
+done:
+    if (j->win) refresh_stats(j);
+    if (stats) *stats = j->st;
+    job_free(j);
+    return rc;
+}
