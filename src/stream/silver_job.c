@@ -26,6 +26,16 @@ typedef struct part_state {
     dedup_state *dedup;
 } part_state;
 
+/* A consumed record, copied out of librdkafka's buffers so they are released at once (the
+ * fetcher then keeps running while the batch is processed; memory stays bounded by the batch). */
+typedef struct rec {
+    int32_t partition;
+    int has_key, has_value;
+    int64_t offset;
+    int64_t ts_ms;          /* -1 when the record has none */
+    size_t key_off, key_len, val_off, val_len;
+} rec;
+
 typedef struct job {
     const silver_config *c;
     silver_stats *st;
@@ -36,8 +46,9 @@ typedef struct job {
     delta_batch *batches[NT];
     part_state *parts;
     int nparts;
-    rd_kafka_message_t **msgs;
+    rec *msgs;
     size_t nmsgs;
+    st_buf data;            /* keys and values of msgs */
     iot_arena *arena;
     int fatal;
     st_err ferr;
@@ -114,8 +125,8 @@ static part_state *part_get(job *j, int32_t p)
 /* Drops the records collected so far (rebalance, failed batch): nothing of them is committed. */
 static void discard_batch(job *j)
 {
-    for (size_t i = 0; i < j->nmsgs; i++) rd_kafka_message_destroy(j->msgs[i]);
     j->nmsgs = 0;
+    st_buf_reset(&j->data);
     for (int p = 0; p < j->nparts; p++) {
         j->parts[p].batch_end = -1;
         if (j->parts[p].dedup) dedup_state_discard_batch(j->parts[p].dedup);
@@ -290,18 +301,17 @@ static st_code resync(job *j, st_err *e)
     return rc;
 }
 
-static void add_raw_value(delta_batch *b, const rd_kafka_message_t *m)
+static void add_raw_value(delta_batch *b, const char *v, size_t len)
 {
-    const char *v = m->payload;
     if (!v) {
         delta_batch_append_null(b, BK_VALUE);
         delta_batch_append_null(b, BK_VALUE_BASE64);
-    } else if (table_utf8_valid(v, m->len)) {
-        delta_batch_append_string(b, BK_VALUE, v, m->len);
+    } else if (table_utf8_valid(v, len)) {
+        delta_batch_append_string(b, BK_VALUE, v, len);
         delta_batch_append_null(b, BK_VALUE_BASE64);
     } else {
         st_buf enc = {0};
-        table_base64(v, m->len, &enc);
+        table_base64(v, len, &enc);
         delta_batch_append_null(b, BK_VALUE);
         delta_batch_append_string(b, BK_VALUE_BASE64, (const char *)enc.data, enc.len);
         st_buf_free(&enc);
@@ -320,11 +330,12 @@ static void build_rows(job *j, int64_t ingest_us, int64_t **lat, size_t *nlat)
     *lat = st_xmalloc((j->nmsgs ? j->nmsgs : 1) * sizeof(int64_t));
     *nlat = 0;
     for (size_t i = 0; i < j->nmsgs; i++) {
-        rd_kafka_message_t *m = j->msgs[i];
+        const rec *m = &j->msgs[i];
         part_state *ps = part_get(j, m->partition);
         int64_t o = m->offset;
-        rd_kafka_timestamp_type_t tst;
-        int64_t ts_ms = rd_kafka_message_timestamp(m, &tst);
+        int64_t ts_ms = m->ts_ms;
+        const char *key = m->has_key ? (const char *)j->data.data + m->key_off : NULL;
+        const char *payload = m->has_value ? (const char *)j->data.data + m->val_off : NULL;
         if (o >= ps->off[T_BRONZE]) {
             delta_batch *b = j->batches[T_BRONZE];
             delta_batch_append_string(b, BK_TOPIC, c->topic, tl);
@@ -334,11 +345,11 @@ static void build_rows(job *j, int64_t ingest_us, int64_t **lat, size_t *nlat)
                 delta_batch_append_long(b, BK_KAFKA_TIMESTAMP, ts_ms * 1000);
             else
                 delta_batch_append_null(b, BK_KAFKA_TIMESTAMP);
-            if (m->key && table_utf8_valid(m->key, m->key_len))
-                delta_batch_append_string(b, BK_KEY, m->key, m->key_len);
+            if (key && table_utf8_valid(key, m->key_len))
+                delta_batch_append_string(b, BK_KEY, key, m->key_len);
             else
                 delta_batch_append_null(b, BK_KEY);
-            add_raw_value(b, m);
+            add_raw_value(b, payload, m->val_len);
             delta_batch_append_long(b, BK_INGEST_TIME, ingest_us);
             j->st->bronze_rows++;
             j->st->last_batch_in++;
@@ -349,12 +360,12 @@ static void build_rows(job *j, int64_t ingest_us, int64_t **lat, size_t *nlat)
             iot_result res;
             iot_reason r;
             po.now_us = ts_ms >= 0 ? ts_ms * 1000 : ingest_us;
-            if (!m->payload) {
+            if (!payload) {
                 r = IOT_REASON_COUNT;
                 res.name = "empty_value";
                 snprintf(res.detail, sizeof res.detail, "the Kafka record has no value (tombstone)");
             } else {
-                r = iot_event_parse(m->payload, m->len, &po, j->arena, &ev, &res);
+                r = iot_event_parse(payload, m->val_len, &po, j->arena, &ev, &res);
             }
             if (r == IOT_OK) {
                 if (need_silver) {
@@ -374,7 +385,7 @@ static void build_rows(job *j, int64_t ingest_us, int64_t **lat, size_t *nlat)
                     }
                 }
             } else if (need_quar) {
-                table_append_quarantine(j->batches[T_QUAR], res.name, res.detail, m->payload, m->len, c->topic,
+                table_append_quarantine(j->batches[T_QUAR], res.name, res.detail, payload, m->val_len, c->topic,
                                         m->partition, o, NULL, 0, ingest_us);
                 j->st->quarantined++;
                 j->st->last_batch_quarantined++;
@@ -497,8 +508,8 @@ static st_code process_batch(job *j, st_err *e)
     free(lat);
     if (rc == ST_OK) rc = commit_table(j, T_QUAR, e);
     if (rc == ST_OK) rc = commit_table(j, T_BRONZE, e);
-    for (size_t i = 0; i < j->nmsgs; i++) rd_kafka_message_destroy(j->msgs[i]);
     j->nmsgs = 0;
+    st_buf_reset(&j->data);
     if (rc) return rc;
     for (int p = 0; p < j->nparts; p++) j->parts[p].batch_end = -1;
     commit_kafka_offsets(j);
@@ -618,6 +629,7 @@ static void close_all(job *j)
     for (int p = 0; p < j->nparts; p++) dedup_state_destroy(j->parts[p].dedup);
     free(j->parts);
     free(j->msgs);
+    st_buf_free(&j->data);
     iot_arena_destroy(j->arena);
 }
 
@@ -663,7 +675,19 @@ st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop
             ps->at_eof = 0;
             j.st->broker_down = 0;
             j.st->events_in++;
-            j.msgs[j.nmsgs++] = m;
+            rec *r = &j.msgs[j.nmsgs++];
+            r->partition = m->partition;
+            r->offset = m->offset;
+            r->ts_ms = rd_kafka_message_timestamp(m, NULL);
+            r->has_key = m->key != NULL;
+            r->key_off = j.data.len;
+            r->key_len = m->key_len;
+            if (m->key) st_buf_append(&j.data, m->key, m->key_len);
+            r->has_value = m->payload != NULL;
+            r->val_off = j.data.len;
+            r->val_len = m->len;
+            if (m->payload) st_buf_append(&j.data, m->payload, m->len);
+            rd_kafka_message_destroy(m);
         }
         if (j.fatal) break;
         if (j.nmsgs) {
