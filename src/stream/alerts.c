@@ -219,9 +219,11 @@ static void step(alert_engine *a, alert_entry *x, const alert_rule *rule, const 
     if (fails) {
         x->fail_run++;
         x->ok_run = 0;
-    } else {
+    } else if (alert_rule_recovered(rule, s->value)) {
         x->ok_run++;
         x->fail_run = 0;
+    } else { /* inside the hysteresis band: neither */
+        x->fail_run = x->ok_run = 0;
     }
     if (!x->open && x->fail_run >= rule->n) {
         char t[48];

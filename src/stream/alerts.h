@@ -1,11 +1,13 @@
 /* alerts.h — threshold alert rules and the open/close state machine of the Gold job.
  *
  * Rules (config/alerts.conf documents the format; alert_rules_default() gives the same):
- *   co2_high     co2          above 1000     window
- *   temperature  temperature  outside 18 26  consecutive 3
- *   humidity     humidity     outside 30 70  window
+ *   co2_high     co2          above 1000     window         hysteresis 50
+ *   temperature  temperature  outside 18 26  consecutive 3  hysteresis 0.5
+ *   humidity     humidity     outside 30 70  window         hysteresis 2
  * one rule per line: name, sensor type, condition (`above X`, `below X`, `outside LO HI`:
- * failing when value > X, < X, or outside [LO, HI]) and evaluation:
+ * failing when value > X, < X, or outside [LO, HI]), evaluation, and an optional
+ * `hysteresis H` (default 0): recovering needs the value inside the bounds by at least H.
+ * Evaluation:
  *   window          the average of each closed Gold window (per building/floor/room and the
  *                   rule's sensor type) is tested; the alert subject is that room, and the
  *                   alert's sensor_id is the sensor that reported last in the window;
@@ -13,9 +15,9 @@
  *                   sensor.
  * State machine per (rule, subject), so a long episode gives one alert, not a storm:
  *   - window: OPEN when a window fails while no alert is open; CLOSE when a later window
- *     of that subject passes.
- *   - consecutive N: OPEN after N failing readings in a row; CLOSE after N passing readings
- *     in a row while open (the same N gives hysteresis against flapping).
+ *     of that subject recovers.
+ *   - consecutive N: OPEN after N failing readings in a row; CLOSE after N recovered readings
+ *     in a row while open (a reading in the hysteresis band breaks both runs).
  * Open and close rows share an alert_id, "<rule>/<subject>/<event time of the open,
  * ISO-8601 UTC>", deterministic so a replay reproduces it. value/threshold/event_time are
  * those of the window (avg, window start) or reading that changed the state; threshold is
@@ -45,6 +47,8 @@ typedef struct alert_rule {
     double lo, hi;        /* above X: hi = X; below X: lo = X; outside: [lo, hi] */
     alert_mode mode;
     int n;                /* consecutive readings (>= 1); 1 for window rules */
+    double hysteresis;    /* >= 0: a value recovers only when it passes with the bounds moved this
+                             far inwards (values in between neither fail nor recover) */
 } alert_rule;
 
 typedef struct alert_rules alert_rules;
@@ -62,6 +66,8 @@ size_t alert_rules_count(const alert_rules *r);
 const alert_rule *alert_rules_get(const alert_rules *r, size_t i);
 /* 1 when value fails the rule; *bound gets the bound it crossed. NaN never fails. */
 int alert_rule_fails(const alert_rule *rule, double value, double *bound);
+/* 1 when value passes the rule with the bounds moved inwards by the hysteresis. NaN: 0. */
+int alert_rule_recovered(const alert_rule *rule, double value);
 /* One line per rule, in the config-file syntax (for the job's start-up message). */
 void alert_rules_describe(const alert_rules *r, st_buf *out);
 

@@ -15,9 +15,9 @@ struct alert_rules {
 };
 
 static const char default_rules[] =
-    "co2_high     co2          above 1000     window\n"
-    "temperature  temperature  outside 18 26  consecutive 3\n"
-    "humidity     humidity     outside 30 70  window\n";
+    "co2_high     co2          above 1000     window         hysteresis 50\n"
+    "temperature  temperature  outside 18 26  consecutive 3  hysteresis 0.5\n"
+    "humidity     humidity     outside 30 70  window         hysteresis 2\n";
 
 alert_rules *alert_rules_default(void)
 {
@@ -75,11 +75,12 @@ static int valid_name(const char *s, size_t max)
 /* Parses one non-comment line into *out; on failure writes the reason into why. */
 static int parse_rule(char *line, alert_rule *out, char *why, size_t whylen)
 {
-    char *t[9];
-    int n = tokenize(line, t, 8);
+    char *t[11];
+    int n = tokenize(line, t, 10);
     memset(out, 0, sizeof *out);
-    if (n < 5 || n > 8) {
-        snprintf(why, whylen, "expected `name sensor_type above|below X | outside LO HI  window | consecutive N`");
+    if (n < 5 || n > 10) {
+        snprintf(why, whylen, "expected `name sensor_type above|below X | outside LO HI  window | consecutive N "
+                              "[hysteresis H]`");
         return -1;
     }
     if (!valid_name(t[0], sizeof out->name)) {
@@ -138,6 +139,13 @@ static int parse_rule(char *line, alert_rule *out, char *why, size_t whylen)
     } else {
         snprintf(why, whylen, "unknown evaluation '%s' (window, consecutive N)", t[i]);
         return -1;
+    }
+    if (i + 1 < n && !strcmp(t[i], "hysteresis")) {
+        if (parse_num(t[i + 1], &out->hysteresis) || out->hysteresis < 0) {
+            snprintf(why, whylen, "`hysteresis` needs a number >= 0");
+            return -1;
+        }
+        i += 2;
     }
     if (i != n) {
         snprintf(why, whylen, "unexpected '%s' at the end", t[i]);
@@ -217,6 +225,18 @@ int alert_rule_fails(const alert_rule *rule, double v, double *bound)
     return 0;
 }
 
+int alert_rule_recovered(const alert_rule *rule, double v)
+{
+    if (isnan(v)) return 0;
+    double h = rule->hysteresis;
+    switch (rule->op) {
+    case ALERT_OP_ABOVE: return v <= rule->hi - h;
+    case ALERT_OP_BELOW: return v >= rule->lo + h;
+    case ALERT_OP_OUTSIDE: return v >= rule->lo + h && v <= rule->hi - h;
+    }
+    return 0;
+}
+
 void alert_rules_describe(const alert_rules *r, st_buf *out)
 {
     for (size_t i = 0; i < r->count; i++) {
@@ -228,8 +248,10 @@ void alert_rules_describe(const alert_rules *r, st_buf *out)
             st_buf_printf(out, "%s %g", x->op == ALERT_OP_ABOVE ? "above" : "below",
                           x->op == ALERT_OP_ABOVE ? x->hi : x->lo);
         if (x->mode == ALERT_MODE_WINDOW)
-            st_buf_printf(out, " window\n");
+            st_buf_printf(out, " window");
         else
-            st_buf_printf(out, " consecutive %d\n", x->n);
+            st_buf_printf(out, " consecutive %d", x->n);
+        if (x->hysteresis > 0) st_buf_printf(out, " hysteresis %g", x->hysteresis);
+        st_buf_append_u8(out, '\n');
     }
 }

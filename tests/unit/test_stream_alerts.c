@@ -37,6 +37,15 @@ static void test_rules(void)
     CHECK(alert_rule_fails(t, 26.1, &b) && b == 26);
     CHECK(!alert_rule_fails(t, 26, &b));
     CHECK(!alert_rule_fails(co2, NAN, &b));
+    /* hysteresis 0.5: 25.8 neither fails nor recovers */
+    CHECK(!alert_rule_fails(t, 25.8, &b) && !alert_rule_recovered(t, 25.8) && alert_rule_recovered(t, 25.5));
+    CHECK(!alert_rule_recovered(t, 17.9) && alert_rule_recovered(t, 18.5) && !alert_rule_recovered(t, NAN));
+    st_buf d = {0};
+    alert_rules_describe(r, &d);
+    CHECK_STR(st_buf_cstr(&d), "co2_high co2 above 1000 window hysteresis 50\n"
+                               "temperature temperature outside 18 26 consecutive 3 hysteresis 0.5\n"
+                               "humidity humidity outside 30 70 window hysteresis 2\n");
+    st_buf_free(&d);
     alert_rules_destroy(r);
 
     st_err e;
@@ -47,7 +56,7 @@ static void test_rules(void)
     CHECK(alert_rules_get(r, 1)->hi == 500);
     alert_rules_destroy(r);
     const char *bad[] = {"a co2 above x window\n", "a co2 around 5 window\n", "a co2 above 5 consecutive 0\n",
-                         "a co2 outside 9 1 window\n", "a co2 above 5\n", "a co2 above 5 window extra\n",
+                         "a co2 outside 9 1 window\n", "a co2 above 5\n", "a co2 above 5 window extra\n", "a co2 above 5 window hysteresis -1\n",
                          "a co2 above 1 window\na co2 above 2 window\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = NULL;
@@ -64,7 +73,8 @@ static void test_consecutive(void)
     alert_rules *rules = alert_rules_default();
     alert_engine *a = alert_engine_new(rules);
     alert_list out = {0};
-    double temps[] = {20, 27, 28, 20, 27, 28, 29, 30, 31, 25, 27, 25, 24, 23, 22, 21};
+    /* 25.8 is in the hysteresis band (26 - 0.5 .. 26): it breaks the recovery run */
+    double temps[] = {20, 27, 28, 20, 27, 28, 29, 30, 31, 25, 25.8, 25, 24, 23, 22, 21};
     for (size_t i = 0; i < sizeof temps / sizeof temps[0]; i++) {
         alert_reading r = RD("b01-f2-r01-temperature-1", "temperature", temps[i], (int64_t)i * S_US);
         alert_engine_on_reading(a, &r, 99, &out);
@@ -85,7 +95,7 @@ static void test_consecutive(void)
         st_buf j = {0};
         alert_event_to_json(&out.items[0], &j);
         CHECK(strstr(st_buf_cstr(&j), "\"state\":\"open\",\"rule\":\"temperature\"") != NULL);
-        CHECK(strstr(st_buf_cstr(&j), "\"value\":29,\"threshold\":26,") != NULL);
+        CHECK_MSG(strstr(st_buf_cstr(&j), "\"value\":29.0,\"threshold\":26.0,") != NULL, "%s", st_buf_cstr(&j));
         st_buf_free(&j);
     }
     CHECK(alert_engine_open_count(a) == 0);
