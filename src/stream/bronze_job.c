@@ -98,6 +98,7 @@ static st_code check_adds(const char *table, const delta_file_list *l, int64_t b
  * bronze last (its txn is what marks the batch done). Fills *st. */
 static st_code commit_logged(bronze_job *j, const bronze_batch_log *l, bronze_batch_stats *st, st_err *e)
 {
+    int crash = j->cfg.test_crash_at;
     st_code rc;
     st->quarantine_version = -1;
     int64_t q = delta_snapshot_txn_version(delta_table_snapshot(j->quar), j->q_app_id);
@@ -114,6 +115,7 @@ static st_code commit_logged(bronze_job *j, const bronze_batch_log *l, bronze_ba
         if ((rc = delta_table_commit(j->quar, &p, &st->quarantine_version, e)))
             return st_err_wrap(e, "batch %" PRId64 ": committing quarantine", l->batch);
     }
+    if (crash == 2) return st_err_set(e, ST_ERR_INTERRUPTED, "test crash after the quarantine commit");
     int64_t b = delta_snapshot_txn_version(delta_table_snapshot(j->bronze), j->cfg.app_id);
     if (b < l->batch) {
         if ((rc = check_adds(delta_table_path(j->bronze), &l->bronze_adds, l->batch, e))) return rc;
@@ -242,7 +244,10 @@ st_code bronze_job_new(const bronze_config *c, bronze_job **out, st_err *e)
     s = table_schema(TABLE_QUARANTINE);
     j->qb = delta_batch_new(s);
     delta_schema_destroy(s);
-    if ((rc = recover(j, e))) goto fail;
+    j->cfg.test_crash_at = 0; /* recovery itself never crashes */
+    rc = recover(j, e);
+    j->cfg.test_crash_at = c->test_crash_at;
+    if (rc) goto fail;
     *out = j;
     return ST_OK;
 fail:
@@ -442,8 +447,16 @@ st_code bronze_job_step(bronze_job *j, int *ran, int *more, size_t *pending, st_
     }
     abandon(j); /* rows are in the data files now */
     if ((rc = bronze_ckpt_write_log(j->ck, &log, e))) goto fail;
+    if (j->cfg.test_crash_at == 1) {
+        rc = st_err_set(e, ST_ERR_INTERRUPTED, "test crash after the batch log");
+        goto fail;
+    }
     if ((rc = commit_logged(j, &log, &st, e))) goto fail;
     j->last_batch = log.batch;
+    if (j->cfg.test_crash_at == 3) {
+        rc = st_err_set(e, ST_ERR_INTERRUPTED, "test crash after the bronze commit");
+        goto fail;
+    }
     if ((rc = bronze_ckpt_record(j->ck, &log, e))) goto fail;
     for (size_t i = 0; i < npicks; i++) file_source_mark_done(j->src, picks[i].f);
     /* Skipped duplicates were marked above; in-batch duplicates too. */

@@ -72,6 +72,9 @@ typedef struct bronze_config {
     bronze_progress_fn on_batch; /* may be NULL */
     bronze_warning_fn on_warning;/* may be NULL: unreadable files and the like */
     void *user;
+    int test_crash_at;           /* tests only: 1/2/3 = step returns ST_ERR_INTERRUPTED right
+                                    after the batch log / quarantine commit / bronze commit, as
+                                    if killed there (destroy the job and open a new one) */
 } bronze_config;
 
 void bronze_config_init(bronze_config *c);

@@ -153,7 +153,8 @@ st_code file_source_poll(file_source *s, int64_t now_us, file_source_list *ready
         if (((seen *)val)->gen != s->gen) list_push(&gone, "", key, val);
     for (size_t i = 0; i < gone.count; i++) strmap_remove(s->files, gone.items[i].name);
     file_source_list_free(&gone);
-    qsort(ready->items + first_new, ready->count - first_new, sizeof *ready->items, cmp_file);
+    if (ready->count > first_new)
+        qsort(ready->items + first_new, ready->count - first_new, sizeof *ready->items, cmp_file);
     if (pending) *pending = npending;
     if (next_us) *next_us = next;
     return ST_OK;

@@ -261,9 +261,12 @@ static void emit_elem(rec_reader *r, rec_record *out)
         out->data = (const char *)r->sample.data;
         out->len = r->sample.len;
     } else {
+        /* white space before the ',' or ']' is not part of the element */
+        while (r->elem.len && is_ws(r->elem.data[r->elem.len - 1])) r->elem.len--;
         out->kind = REC_OK;
         out->data = (const char *)r->elem.data;
         out->len = r->elem.len;
+        out->full_len = (int64_t)r->elem.len;
     }
 }
 
