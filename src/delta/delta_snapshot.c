@@ -71,7 +71,6 @@ void delta_state_set_txn(delta_snapshot *s, const char *app_id, int64_t version,
             s->txn_cap = s->txn_cap ? s->txn_cap * 2 : 8;
             s->txns = st_xrealloc(s->txns, s->txn_cap * sizeof *s->txns);
             s->txn_views = st_xrealloc(s->txn_views, s->txn_cap * sizeof *s->txn_views);
-            /* the map borrows app_id pointers, which did not move: only views need fixing */
         }
         i = s->ntxns++;
         s->txns[i].app_id = st_xstrdup(app_id);
@@ -79,11 +78,10 @@ void delta_state_set_txn(delta_snapshot *s, const char *app_id, int64_t version,
     }
     s->txns[i].version = version;
     s->txns[i].last_updated = last_updated;
-    for (size_t k = 0; k < s->ntxns; k++) {
-        s->txn_views[k].app_id = s->txns[k].app_id;
-        s->txn_views[k].version = s->txns[k].version;
-        s->txn_views[k].last_updated = s->txns[k].last_updated;
-    }
+    /* views hold the (stable) app_id pointer and copies of the numbers: O(1) update */
+    s->txn_views[i].app_id = s->txns[i].app_id;
+    s->txn_views[i].version = version;
+    s->txn_views[i].last_updated = last_updated;
 }
 
 /* Removes entry idx from a list+index pair in O(1) by moving the last entry into it. */

@@ -3,6 +3,7 @@
  * checkpoints, changes, and damaged logs (run under ASan/UBSan by `make unit`). */
 #include "check.h"
 #include "delta/delta.h"
+#include "delta/delta_internal.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 
@@ -536,12 +537,91 @@ out:
     free(p);
 }
 
+/* The private string map against a reference array under random puts and deletes. */
+static void test_map(void)
+{
+    enum { N = 3000 };
+    static char keys[N][16];
+    static long ref[N];
+    delta_map m = {0};
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d", i * 7919 % 10007);
+        ref[i] = -1;
+    }
+    unsigned x = 12345;
+    for (int step = 0; step < 40000; step++) {
+        x = x * 1103515245u + 12345u;
+        int i = (int)((x >> 8) % N);
+        if ((x >> 20) % 3 == 0) {
+            delta_map_del(&m, keys[i]);
+            ref[i] = -1;
+        } else {
+            delta_map_put(&m, keys[i], (size_t)step);
+            ref[i] = step;
+        }
+    }
+    size_t live = 0;
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        size_t v = delta_map_get(&m, keys[i]);
+        if (ref[i] < 0 ? v != (size_t)-1 : v != (size_t)ref[i]) bad++;
+        if (ref[i] >= 0) live++;
+    }
+    CHECK(bad == 0);
+    CHECK(m.count == live);
+    delta_map_free(&m);
+}
+
+/* Many adds, then a commit removing every other file: counts and bytes reconcile. */
+static void test_many_removes(void)
+{
+    char *p = tpath("t_many");
+    char *logd = st_path_join(p, "_delta_log");
+    st_mkdirs(logd, NULL);
+    st_buf b = {0};
+    st_buf_append_str(&b, "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n"
+                          "{\"metaData\":{\"id\":\"x\",\"format\":{\"provider\":\"parquet\",\"options\":{}},"
+                          "\"schemaString\":\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":[]}\","
+                          "\"partitionColumns\":[],\"configuration\":{}}}\n");
+    for (int i = 0; i < 2000; i++)
+        st_buf_printf(&b, "{\"add\":{\"path\":\"f%d.parquet\",\"partitionValues\":{},\"size\":%d,"
+                          "\"modificationTime\":1,\"dataChange\":true,\"stats\":\"{\\\"numRecords\\\":2}\"}}\n",
+                      i, i + 1);
+    char *c0 = st_path_join(p, "_delta_log/00000000000000000000.json");
+    write_text(c0, st_buf_cstr(&b));
+    st_buf_reset(&b);
+    for (int i = 0; i < 2000; i += 2)
+        st_buf_printf(&b, "{\"remove\":{\"path\":\"f%d.parquet\",\"deletionTimestamp\":%lld,\"dataChange\":true}}\n", i,
+                      (long long)time(NULL) * 1000);
+    char *c1 = st_path_join(p, "_delta_log/00000000000000000001.json");
+    write_text(c1, st_buf_cstr(&b));
+    st_err e;
+    delta_snapshot *s = delta_snapshot_load(p, -1, &e);
+    CHECK_MSG(s != NULL, "%s", e.msg);
+    if (s) {
+        CHECK(delta_snapshot_num_files(s) == 1000);
+        CHECK(delta_snapshot_num_tombstones(s) == 1000);
+        CHECK(delta_snapshot_total_records(s) == 2000);
+        int64_t bytes = 0;
+        for (int i = 1; i < 2000; i += 2) bytes += i + 1;
+        CHECK(delta_snapshot_total_bytes(s) == bytes);
+        delta_snapshot_destroy(s);
+    }
+    free(c0);
+    free(c1);
+    free(logd);
+    st_buf_free(&b);
+    free(p);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/test_delta.%ld", (long)getpid());
     st_remove_tree(root, NULL);
     st_mkdirs(root, NULL);
     test_schema_json();
+    test_map();
+    test_many_removes();
     test_create_write_commit();
     test_string_and_double_stats();
     test_conflict_retry();
