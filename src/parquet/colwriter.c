@@ -29,6 +29,7 @@ struct pq_colwriter {
     pq_codec codec;
     int zstd_level;
     size_t page_bytes;
+    size_t page_rows;
     size_t dict_max;
     int dict_allowed;          /* option and type allow a dictionary */
     int dict_active;           /* current chunk still dictionary-encoding */
@@ -64,6 +65,7 @@ pq_colwriter *pq_colwriter_new(const pq_schema *s, int leaf, const pq_writer_opt
     cw->codec = opt->codec;
     cw->zstd_level = opt->zstd_level;
     cw->page_bytes = opt->page_bytes ? opt->page_bytes : (1u << 20);
+    cw->page_rows = opt->page_rows ? opt->page_rows : (size_t)1 << 30;
     cw->dict_max = opt->dictionary_max_bytes ? opt->dictionary_max_bytes : (1u << 20);
     cw->dict_allowed = opt->dictionary && (cw->type == PQ_INT32 || cw->type == PQ_INT64 || cw->type == PQ_FLOAT ||
                                            cw->type == PQ_DOUBLE || cw->type == PQ_BYTE_ARRAY);
@@ -163,7 +165,8 @@ static st_code flush_page(pq_colwriter *cw, st_err *e)
         cw->encodings |= 1u << PQ_ENC_RLE_DICTIONARY;
     } else {
         if (cw->type == PQ_BOOLEAN) pq_bool_pack(body, cw->vals.data, cw->page_values);
-        else st_buf_append(body, cw->vals.data, cw->vals.len);
+        else if (body->len) st_buf_append(body, cw->vals.data, cw->vals.len);
+        else body = &cw->vals;   /* no levels: the PLAIN values are the whole body, skip a copy */
         h.encoding = PQ_ENC_PLAIN;
         cw->encodings |= 1u << PQ_ENC_PLAIN;
     }
@@ -259,7 +262,10 @@ st_code pq_colwriter_write(pq_colwriter *cw, const pq_column_batch *b, size_t l0
     size_t vstart = v0;
     size_t l = l0;
     while (l < l1) {
-        size_t end = l + PQ_SLICE < l1 ? l + PQ_SLICE : l1;
+        size_t step = PQ_SLICE;
+        if (cw->page_levels < cw->page_rows && cw->page_rows - cw->page_levels < step)
+            step = cw->page_rows - cw->page_levels;
+        size_t end = l + step < l1 ? l + step : l1;
         /* pages end at row boundaries: extend to the next rep level 0 */
         if (cw->max_rep > 0)
             while (end < l1 && b->rep_levels[end] != 0) end++;
@@ -284,7 +290,7 @@ st_code pq_colwriter_write(pq_colwriter *cw, const pq_column_batch *b, size_t l0
             st_code rc = flush_page(cw, e);
             if (rc) return rc;
             cw->page_is_dict = 0;
-        } else if (page_estimate(cw) >= cw->page_bytes) {
+        } else if (page_estimate(cw) >= cw->page_bytes || cw->page_levels >= cw->page_rows) {
             st_code rc = flush_page(cw, e);
             if (rc) return rc;
         }

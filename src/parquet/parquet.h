@@ -114,6 +114,8 @@ typedef struct pq_writer_options {
     int zstd_level;             /* default 3 */
     int64_t row_group_rows;     /* rows per row group before an automatic flush; default 1,048,576 */
     size_t page_bytes;          /* target uncompressed data page size; default 1 MiB */
+    size_t page_rows;           /* max level entries per data page (cut at row starts); default 20,000
+                                   (as Arrow: small early pages keep dictionary indices narrow) */
     int dictionary;             /* 1 (default): RLE_DICTIONARY, falls back to PLAIN per column chunk
                                    when the dictionary grows past dictionary_max_bytes */
     size_t dictionary_max_bytes;/* default 1 MiB */

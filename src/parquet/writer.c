@@ -39,6 +39,7 @@ void pq_writer_options_init(pq_writer_options *o)
     o->zstd_level = 3;
     o->row_group_rows = 1048576;
     o->page_bytes = 1u << 20;
+    o->page_rows = 20000;
     o->dictionary = 1;
     o->dictionary_max_bytes = 1u << 20;
     o->created_by = "smarttech parquet writer";
