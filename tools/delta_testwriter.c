@@ -1,8 +1,9 @@
 /* delta_testwriter — test driver for the Delta module (integration tests).
  *
- *   delta_testwriter create PATH [--unpartitioned]
+ *   delta_testwriter create PATH [--unpartitioned | --partition-by-sensor]
  *   delta_testwriter append PATH --commits N --rows R [--start-id K] [--app APPID]
  *                    [--emit FILE] [--checkpoint-interval N] [--codec snappy|zstd|none]
+ *                    [--odd-sensors]   (sensor ids with spaces, '/', ':', '%', '=', non-ASCII)
  *   delta_testwriter snapshot PATH [--version V] [--no-checkpoint]
  *
  * Rows are a deterministic function of their id (see make_row), partitioned by
@@ -35,12 +36,17 @@ static delta_schema *schema(void)
     return s;
 }
 
+static int odd_sensors;
+/* Partition values that need Hive escaping in folder names and URI encoding in the log. */
+static const char *const odd[] = {"s 0", "a/b:c", "100%", "\xc3\xa9=\xc3\xbc", "x#y?z"};
+
 /* One row: appended to the batch and, when emit is set, as a JSON line. */
 static void make_row(delta_batch *b, int64_t id, st_buf *emit)
 {
     char eid[32], sid[32], ts[48], d[16];
     int el = snprintf(eid, sizeof eid, "e-%06lld", (long long)id);
-    int sl = snprintf(sid, sizeof sid, "s-%lld", (long long)(id % 7));
+    int sl = odd_sensors ? snprintf(sid, sizeof sid, "%s", odd[id % 5])
+                         : snprintf(sid, sizeof sid, "s-%lld", (long long)(id % 7));
     int sid_null = id % 11 == 5, val_null = id % 13 == 7, floor_null = id % 9 == 4, ts_null = id % 17 == 3;
     double value = (double)id * 0.25 - 10.0;
     int64_t seq = id * 1000003LL - 500000000LL;
@@ -82,7 +88,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1], *path = argv[2];
     long commits = 1, rows = 10, start = 0, version = -1, interval = 10;
     const char *app = NULL, *emit_path = NULL, *codec = "snappy";
-    int unpartitioned = 0, no_cp = 0;
+    int unpartitioned = 0, no_cp = 0, by_sensor = 0;
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--commits") && v) commits = atol(argv[++i]);
@@ -94,6 +100,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--checkpoint-interval") && v) interval = atol(argv[++i]);
         else if (!strcmp(a, "--codec") && v) codec = argv[++i];
         else if (!strcmp(a, "--unpartitioned")) unpartitioned = 1;
+        else if (!strcmp(a, "--partition-by-sensor")) by_sensor = 1;
+        else if (!strcmp(a, "--odd-sensors")) odd_sensors = 1;
         else if (!strcmp(a, "--no-checkpoint")) no_cp = 1;
         else return usage();
     }
@@ -105,7 +113,7 @@ int main(int argc, char **argv)
 
     if (!strcmp(cmd, "create")) {
         delta_schema *s = schema();
-        const char *pc[] = {"event_date"};
+        const char *pc[] = {by_sensor ? "sensor_id" : "event_date"};
         delta_table *t = delta_table_create(path, s, pc, unpartitioned ? 0 : 1, "testtable", &opt, &e);
         delta_schema_destroy(s);
         if (!t) {

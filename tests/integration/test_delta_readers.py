@@ -311,3 +311,24 @@ def test_readers_use_checkpoint_content(spark, table25, tmp_path):
     ours = our_snapshot(cut)
     assert ours["checkpoint_version"] == 20
     assert ours["state"] == our_snapshot(path, "--no-checkpoint")["state"]
+
+
+# ------------------------------------------------------------------------------ partition escaping
+
+def test_string_partitions_with_odd_characters(spark, tmp_path):
+    """Partition values with spaces, '/', ':', '%', '=', '#', '?' and non-ASCII (Hive-escaped folders,
+    URI-encoded add paths) and nulls (__HIVE_DEFAULT_PARTITION__) read back identically everywhere."""
+    path, emit = tmp_path / "t", tmp_path / "rows.jsonl"
+    run_tool("create", path, "--partition-by-sensor")
+    run_tool("append", path, "--commits", 3, "--rows", 30, "--odd-sensors", "--emit", emit)
+    want = expected_rows(emit)
+    assert {r[1] for r in want} == {"s 0", "a/b:c", "100%", "é=ü", "x#y?z", None}
+    dirs = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name != "_delta_log")
+    assert "sensor_id=a%2Fb%3Ac" in dirs and "sensor_id=__HIVE_DEFAULT_PARTITION__" in dirs
+    t = deltalake.DeltaTable(str(path))
+    assert t.metadata().partition_columns == ["sensor_id"]
+    assert arrow_rows(t.to_pyarrow_table()) == want
+    con = duck_connect()
+    assert sorted(con.execute(DUCK_SELECT.format(src=f"delta_scan('{path}')")).fetchall()) == want
+    got, _ = spark_rows(spark, path)
+    assert got == want
