@@ -10,6 +10,7 @@
 #include "delta/delta.h"
 #include "util/timeutil.h"
 
+/* Help text. */
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -21,6 +22,7 @@ static void usage(FILE *f)
             "  --no-checkpoint    replay every JSON commit instead of starting from a checkpoint\n");
 }
 
+/* Everything `table info` reports, as one JSON object (also the text source). */
 static json_t *info_json(const char *path, const delta_snapshot *s)
 {
     json_t *o = json_object();
@@ -64,6 +66,7 @@ static json_t *info_json(const char *path, const delta_snapshot *s)
     return o;
 }
 
+/* Human-readable form of info_json. */
 static void print_text(json_t *o)
 {
     printf("table            %s\n", json_string_value(json_object_get(o, "path")));
@@ -102,6 +105,7 @@ static void print_text(json_t *o)
     printf("last commit      %s\n", json_is_string(lc) ? json_string_value(lc) : "unknown");
 }
 
+/* Entry point: parse options, load the snapshot, print. Exit 0/1/2. */
 int cmd_table(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

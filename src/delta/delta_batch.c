@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Empty batch with one column per field of schema (copied). O(fields). */
 delta_batch *delta_batch_new(const delta_schema *schema)
 {
     delta_batch *b = st_xcalloc(1, sizeof *b);
@@ -21,6 +22,7 @@ delta_batch *delta_batch_new(const delta_schema *schema)
     return b;
 }
 
+/* Frees the batch and its columns. NULL-safe. */
 void delta_batch_destroy(delta_batch *b)
 {
     if (!b) return;
@@ -34,6 +36,7 @@ void delta_batch_destroy(delta_batch *b)
     free(b);
 }
 
+/* Back to 0 rows and no misuse; keeps the column buffers for reuse (no frees). */
 void delta_batch_clear(delta_batch *b)
 {
     for (size_t i = 0; i < b->ncols; i++) {
@@ -73,6 +76,7 @@ static delta_bcol *col_for(delta_batch *b, int col, int ok_types, const char *wh
     return c;
 }
 
+/* Appends one fixed-width slot and its validity byte; amortised O(1). */
 static void push(delta_bcol *c, const void *v, size_t w, uint8_t valid)
 {
     st_buf_append(&c->vals, v, w);
@@ -80,6 +84,8 @@ static void push(delta_bcol *c, const void *v, size_t w, uint8_t valid)
     c->n++;
 }
 
+/* Null in any column type (a zeroed slot keeps rows aligned); a null in a
+ * non-nullable column is recorded as misuse. */
 void delta_batch_append_null(delta_batch *b, int col)
 {
     delta_bcol *c = col_for(b, col, 0xff, "null");
@@ -98,6 +104,8 @@ void delta_batch_append_null(delta_batch *b, int col)
     c->nulls++;
 }
 
+/* Typed appends: the value goes in when the column has that type, else the
+ * misuse is recorded and the value dropped. Strings are copied into the arena. */
 void delta_batch_append_bool(delta_batch *b, int col, int v)
 {
     delta_bcol *c = col_for(b, col, 1 << DELTA_TYPE_BOOLEAN, "boolean");
@@ -133,6 +141,7 @@ void delta_batch_append_string(delta_batch *b, int col, const char *s, size_t le
     push(c, &r, sizeof r, 1);
 }
 
+/* ST_ERR_ARG for a recorded misuse or columns of different lengths. O(columns). */
 st_code delta_batch_validate(const delta_batch *b, st_err *e)
 {
     if (b->misuse_col >= 0 || b->misuse[0]) return st_err_set(e, ST_ERR_ARG, "batch: %s", b->misuse);

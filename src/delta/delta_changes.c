@@ -8,6 +8,7 @@
 
 #include "util/fsutil.h"
 
+/* Frees count entries and the array. NULL-safe. */
 void delta_changes_free(delta_version_changes *v, size_t count)
 {
     if (!v) return;
@@ -65,6 +66,8 @@ static st_code parse_commit(const char *path, const char *text, size_t len, delt
     return ST_OK;
 }
 
+/* One file read per version; stops quietly at the first missing version when
+ * to_version is -1, errors otherwise (naming the file). */
 st_code delta_changes_read(const char *table_path, int64_t from_version, int64_t to_version,
                            delta_version_changes **out, size_t *count, st_err *e)
 {

@@ -54,6 +54,7 @@ typedef struct leaf_buf {
     st_buf def, rep, vals;   /* int16 levels; values: int64/int32/uint8/pq_bytes */
 } leaf_buf;
 
+/* Appends one (definition, repetition) level pair to a leaf. */
 static void lv(leaf_buf *L, int def, int rep)
 {
     int16_t d = (int16_t)def, r = (int16_t)rep;
@@ -61,6 +62,7 @@ static void lv(leaf_buf *L, int def, int rep)
     st_buf_append(&L->rep, &r, sizeof r);
 }
 
+/* Dense values of a leaf: strings are borrowed from the snapshot until the write. */
 static void v_str(leaf_buf *L, const char *s)
 {
     pq_bytes b = {(const uint8_t *)s, (uint32_t)strlen(s)};
@@ -68,6 +70,7 @@ static void v_str(leaf_buf *L, const char *s)
 }
 static void v_i64(leaf_buf *L, int64_t x) { st_buf_append(&L->vals, &x, sizeof x); }
 static void v_i32(leaf_buf *L, int32_t x) { st_buf_append(&L->vals, &x, sizeof x); }
+/* Boolean value byte. */
 static void v_bool(leaf_buf *L, int x)
 {
     uint8_t b = x ? 1 : 0;
@@ -90,6 +93,7 @@ static void f_str(leaf_buf *L, int d, const char *s)
         lv(L, d, 0);
     }
 }
+/* A present int64 field of a present struct at level d. */
 static void f_i64(leaf_buf *L, int d, int64_t x)
 {
     lv(L, d + 1, 0);
@@ -119,6 +123,8 @@ static void f_map(leaf_buf *K, leaf_buf *V, int d, size_t n, char *const *keys, 
     }
 }
 
+/* One checkpoint row per action: the action's leaves get values, every other
+ * action's leaves get "struct absent" (definition level 0). */
 static void row_txn(leaf_buf *L, const delta_txn_entry *t)
 {
     f_str(&L[L_TXN_APP], 1, t->app_id);
@@ -189,6 +195,8 @@ static void row_protocol(leaf_buf *L, const delta_snapshot *s)
     v_i32(&L[L_PR_W], s->min_writer);
 }
 
+/* Version in _last_checkpoint; -1 when missing, unparsable or multi-part (the
+ * caller then lists _delta_log). One small file read. */
 int64_t delta_last_checkpoint_version(const char *table_path)
 {
     char *p = st_path_join(table_path, "_delta_log/_last_checkpoint");
@@ -207,6 +215,9 @@ int64_t delta_last_checkpoint_version(const char *table_path)
 
 #define RETENTION_MS (7LL * 24 * 3600 * 1000)
 
+/* Writes the snapshot as <version>.checkpoint.parquet (temp name, then rename, so
+ * readers never see a partial file), then moves _last_checkpoint forward. Tombstones
+ * older than the 7-day retention are dropped. Cost: O(files + txns) rows, one file. */
 st_code delta_checkpoint_write(const delta_snapshot *s, st_err *e)
 {
     if (s->min_reader > 2 || s->min_writer > 6)
@@ -347,6 +358,7 @@ static void row_range(col *c, size_t *a, size_t *b)
     c->li = i;
 }
 
+/* Definition level of entry i (max level when the leaf is required all the way). */
 static int16_t def_at(const col *c, size_t i)
 {
     return c->d.def_levels ? c->d.def_levels[i] : c->max_def;
@@ -359,6 +371,7 @@ static const pq_bytes *take_bytes(col *c, size_t i)
     return &c->d.values.bytes[c->vi++];
 }
 
+/* malloc'd NUL-terminated copy of a byte string, NULL for NULL. */
 static char *dup_bytes(const pq_bytes *b)
 {
     return b ? st_xstrndup((const char *)b->ptr, b->len) : NULL;
@@ -377,6 +390,7 @@ static int next_i64(col *c, int64_t *out)
     return 1;
 }
 
+/* Boolean scalar of the current row; 1 when present. */
 static int next_bool(col *c, int *out)
 {
     size_t a, b;
@@ -386,6 +400,7 @@ static int next_bool(col *c, int *out)
     return 1;
 }
 
+/* String scalar of the current row (malloc'd), NULL when null/absent. */
 static char *next_str(col *c)
 {
     size_t a, b;
@@ -421,6 +436,7 @@ static json_t *next_map(col *K, col *V)
     return o;
 }
 
+/* List elements of the current row as a JSON array (null/empty list -> []). */
 static json_t *next_list(col *c)
 {
     size_t a, b;
@@ -435,6 +451,7 @@ static json_t *next_list(col *c)
     return arr;
 }
 
+/* Sets o[k] = v when v is not NULL; frees v. */
 static void set_str(json_t *o, const char *k, char *v)
 {
     if (v) json_object_set_new(o, k, json_string(v));
@@ -570,6 +587,9 @@ static st_code apply_row_group(delta_snapshot *s, col *C, int64_t nrows, const c
     return rc;
 }
 
+/* Loads a classic checkpoint into an empty state, row group by row group.
+ * Leaves are found by name, so checkpoints from Spark or delta-rs load too. A damaged
+ * file gives the reader's error naming the path. */
 st_code delta_checkpoint_read(delta_snapshot *s, int64_t version, st_err *e)
 {
     char *path = delta_checkpoint_path(s->table_path, version);

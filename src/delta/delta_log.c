@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Frees the file's strings and zeroes it. NULL-safe. */
 void delta_file_free(delta_file *f)
 {
     if (!f) return;
@@ -18,6 +19,7 @@ void delta_file_free(delta_file *f)
     memset(f, 0, sizeof *f);
 }
 
+/* Deep copy of src into dst (dst's old contents are not freed). */
 void delta_file_copy(delta_file *dst, const delta_file *src)
 {
     *dst = *src;
@@ -34,6 +36,7 @@ void delta_file_copy(delta_file *dst, const delta_file *src)
     }
 }
 
+/* Frees every entry and the array. NULL-safe. */
 void delta_file_list_free(delta_file_list *l)
 {
     if (!l) return;
@@ -54,12 +57,14 @@ static delta_file *list_push(delta_file_list *l)
     return f;
 }
 
+/* Appends a deep copy; amortised O(1) plus the copy. */
 void delta_file_list_append_copy(delta_file_list *l, const delta_file *f)
 {
     delta_file *d = list_push(l);
     delta_file_copy(d, f);
 }
 
+/* Linear in the number of partition columns (a handful). */
 const char *delta_file_partition_value(const delta_file *f, const char *name, int *found)
 {
     for (size_t i = 0; i < f->num_partition_values; i++)
@@ -71,6 +76,7 @@ const char *delta_file_partition_value(const delta_file *f, const char *name, in
     return NULL;
 }
 
+/* Parses the stats JSON once: O(stats length). */
 int64_t delta_stats_num_records(const char *stats)
 {
     if (!stats) return -1;
@@ -95,6 +101,8 @@ static int get_i64(json_t *o, const char *k, int64_t def, int64_t *out)
     return 0;
 }
 
+/* Decodes an add (or remove) object; ST_ERR_FORMAT naming `where` for wrong
+ * types, ST_ERR_UNSUPPORTED for deletion vectors. */
 st_code delta_file_from_json(json_t *obj, int is_remove, delta_file *f, const char *where, st_err *e)
 {
     memset(f, 0, sizeof *f);
@@ -141,6 +149,7 @@ bad:
     return ST_ERR_FORMAT;
 }
 
+/* Encodes {"add":{...}} or {"remove":{...}} with the fields Spark writes. */
 json_t *delta_file_to_json(const delta_file *f, int is_remove)
 {
     json_t *pv = json_object();
@@ -165,6 +174,7 @@ json_t *delta_file_to_json(const delta_file *f, int is_remove)
     return json_pack("{s:o}", is_remove ? "remove" : "add", o);
 }
 
+/* Encodes the metaData action of the state. */
 json_t *delta_metadata_to_json(const delta_snapshot *s)
 {
     json_t *pc = json_array();
@@ -184,6 +194,7 @@ json_t *delta_metadata_to_json(const delta_snapshot *s)
     return json_pack("{s:o}", "metaData", md);
 }
 
+/* Encodes the protocol action (feature lists only for reader 3 / writer 7). */
 json_t *delta_protocol_to_json(const delta_snapshot *s)
 {
     json_t *p = json_pack("{s:i, s:i}", "minReaderVersion", s->min_reader, "minWriterVersion", s->min_writer);

@@ -20,16 +20,19 @@ struct delta_schema {
 static const char *const type_names[] = {"boolean", "integer", "long", "double",
                                          "string",  "date",    "timestamp"};
 
+/* Delta's name of a type; "other" for anything we do not model. */
 const char *delta_type_name(delta_type t)
 {
     return (unsigned)t < sizeof type_names / sizeof *type_names ? type_names[t] : "other";
 }
 
+/* An empty schema. */
 delta_schema *delta_schema_new(void)
 {
     return st_xcalloc(1, sizeof(delta_schema));
 }
 
+/* NULL-safe. */
 void delta_schema_destroy(delta_schema *s)
 {
     if (!s) return;
@@ -41,6 +44,7 @@ void delta_schema_destroy(delta_schema *s)
     free(s);
 }
 
+/* Appends a field (copies strings); amortised O(1). */
 static void push_field(delta_schema *s, const char *name, delta_type type, int nullable, const char *type_json)
 {
     if (s->n == s->cap) {
@@ -54,6 +58,7 @@ static void push_field(delta_schema *s, const char *name, delta_type type, int n
     f->type_json = type_json ? st_xstrdup(type_json) : NULL;
 }
 
+/* Deep copy. O(fields). */
 delta_schema *delta_schema_copy(const delta_schema *s)
 {
     delta_schema *c = delta_schema_new();
@@ -81,11 +86,13 @@ const char *delta_schema_field_name(const delta_schema *s, size_t i) { return s-
 delta_type delta_schema_field_type(const delta_schema *s, size_t i) { return s->fields[i].type; }
 int delta_schema_field_nullable(const delta_schema *s, size_t i) { return s->fields[i].nullable; }
 
+/* Type text of field i: the original JSON for DELTA_TYPE_OTHER. */
 const char *delta_schema_field_type_json(const delta_schema *s, size_t i)
 {
     return s->fields[i].type_json ? s->fields[i].type_json : delta_type_name(s->fields[i].type);
 }
 
+/* Exact-name lookup, O(fields). */
 int delta_schema_find(const delta_schema *s, const char *name)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -93,6 +100,7 @@ int delta_schema_find(const delta_schema *s, const char *name)
     return -1;
 }
 
+/* Same names, types and nullability in order. O(fields). */
 int delta_schema_equal(const delta_schema *a, const delta_schema *b)
 {
     if (a->n != b->n) return 0;
@@ -104,6 +112,7 @@ int delta_schema_equal(const delta_schema *a, const delta_schema *b)
     return 1;
 }
 
+/* schemaString JSON (Spark's form, empty metadata per field); malloc'd. */
 char *delta_schema_to_json(const delta_schema *s)
 {
     json_t *fields = json_array();
@@ -127,6 +136,8 @@ char *delta_schema_to_json(const delta_schema *s)
     return res;
 }
 
+/* Parses a schemaString; unknown or nested types become DELTA_TYPE_OTHER so a
+ * foreign table can still be described. */
 delta_schema *delta_schema_from_json(const char *text, st_err *e)
 {
     json_error_t je;
@@ -169,6 +180,8 @@ done:
     return s;
 }
 
+/* Parquet nodes of the data columns (partition columns excluded); names
+ * borrowed from s. */
 st_code delta_schema_to_parquet(const delta_schema *s, const char *const *exclude, size_t nexclude,
                                 pq_schema_node **nodes, int *nnodes, st_err *e)
 {

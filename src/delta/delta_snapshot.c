@@ -9,6 +9,7 @@
 
 #include "util/fsutil.h"
 
+/* An empty state (version -1) for a table path. */
 delta_snapshot *delta_snapshot_empty(const char *table_path)
 {
     delta_snapshot *s = st_xcalloc(1, sizeof *s);
@@ -20,12 +21,14 @@ delta_snapshot *delta_snapshot_empty(const char *table_path)
     return s;
 }
 
+/* Frees n strings and the array. */
 static void free_strv(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++) free(v[i]);
     free(v);
 }
 
+/* Drops the metaData fields (a new metaData action replaces them all). */
 static void clear_metadata(delta_snapshot *s)
 {
     free(s->id);
@@ -43,6 +46,7 @@ static void clear_metadata(delta_snapshot *s)
     s->npartition = s->nconfig = 0;
 }
 
+/* NULL-safe. */
 void delta_snapshot_destroy(delta_snapshot *s)
 {
     if (!s) return;
@@ -63,6 +67,7 @@ void delta_snapshot_destroy(delta_snapshot *s)
 
 /* ------------------------------------------------------------------ mutation */
 
+/* Sets appId -> version; O(1) expected (map lookup). */
 void delta_state_set_txn(delta_snapshot *s, const char *app_id, int64_t version, int64_t last_updated)
 {
     size_t i = delta_map_get(&s->txn_index, app_id);
@@ -97,6 +102,7 @@ static void list_swap_remove(delta_file_list *l, delta_map *m, size_t idx)
     l->count--;
 }
 
+/* Inserts or replaces f (moved in) by path in a list+index pair. O(1) expected. */
 static void list_put(delta_file_list *l, delta_map *m, delta_file *f)
 {
     size_t i = delta_map_get(m, f->path);
@@ -116,6 +122,8 @@ static void list_put(delta_file_list *l, delta_map *m, delta_file *f)
     l->count++;
 }
 
+/* Adds f (moved in) as active, replacing a same-path file and dropping its
+ * tombstone; keeps total_bytes. O(1) expected. */
 void delta_state_add_file(delta_snapshot *s, delta_file *f)
 {
     size_t t = delta_map_get(&s->tomb_index, f->path);
@@ -127,6 +135,8 @@ void delta_state_add_file(delta_snapshot *s, delta_file *f)
     memset(f, 0, sizeof *f);
 }
 
+/* Deactivates the file with tomb's path (if active) and keeps tomb (moved in)
+ * for the checkpoint. O(1) expected. */
 void delta_state_remove_file(delta_snapshot *s, delta_file *tomb)
 {
     size_t i = delta_map_get(&s->file_index, tomb->path);
@@ -138,6 +148,7 @@ void delta_state_remove_file(delta_snapshot *s, delta_file *tomb)
     memset(tomb, 0, sizeof *tomb);
 }
 
+/* Strings of a JSON array (non-strings skipped); NULL for none. */
 static char **json_strv(json_t *a, size_t *n)
 {
     *n = 0;
@@ -151,6 +162,7 @@ static char **json_strv(json_t *a, size_t *n)
     return v;
 }
 
+/* Replaces the metadata from a metaData action; the schemaString must parse. */
 static st_code apply_metadata(delta_snapshot *s, json_t *md, const char *where, st_err *e)
 {
     const char *id = json_string_value(json_object_get(md, "id"));
@@ -189,6 +201,8 @@ static st_code apply_metadata(delta_snapshot *s, json_t *md, const char *where, 
     return ST_OK;
 }
 
+/* Applies one action object; add/remove reconcile by path, metaData/protocol
+ * replace, txn sets appId -> version. Unknown actions are ignored. */
 st_code delta_state_apply(delta_snapshot *s, json_t *action, const char *where, st_err *e)
 {
     if (!json_is_object(action)) return st_err_set(e, ST_ERR_FORMAT, "%s: action is not a JSON object", where);
@@ -229,6 +243,8 @@ st_code delta_state_apply(delta_snapshot *s, json_t *action, const char *where, 
     return ST_OK;
 }
 
+/* Applies a newline-delimited commit; a line that is not JSON (e.g. a truncated
+ * file) is ST_ERR_FORMAT naming the file and line. O(commit size). */
 st_code delta_state_apply_commit(delta_snapshot *s, const char *text, size_t len, const char *where, st_err *e)
 {
     if (len == 0) return st_err_set(e, ST_ERR_FORMAT, "%s: commit file is empty", where);
@@ -258,20 +274,21 @@ st_code delta_state_apply_commit(delta_snapshot *s, const char *text, size_t len
         }
         pos = end + 1;
     }
+    /* a last line without '\n' is accepted when it is complete JSON (some writers omit it) */
     if (!actions) return st_err_set(e, ST_ERR_FORMAT, "%s: commit file has no actions", where);
-    if (text[len - 1] != '\n' && len > 0) {
-        /* Every writer we know ends the last action with a newline or not at all; a
-         * complete JSON object on the last line is accepted either way. */
-    }
     return ST_OK;
 }
 
-/* Reader features we can honour (none change how we read flat append-only tables). */
+/* Reader features we can honour: none yet (deletion vectors, column mapping, v2
+ * checkpoints, ... all change how a snapshot or its files must be read). */
 static int reader_feature_supported(const char *f)
 {
-    return strcmp(f, "timestampNtz") == 0 && 0;
+    (void)f;
+    return 0;
 }
 
+/* Protocol/metadata present and within what we read: reader 1-2, reader 3
+ * only without features, no column mapping. Names the version or feature otherwise. */
 st_code delta_state_check_readable(const delta_snapshot *s, const char *where, st_err *e)
 {
     if (!s->has_protocol) return st_err_set(e, ST_ERR_FORMAT, "%s: no protocol action in the log", where);
@@ -293,6 +310,7 @@ st_code delta_state_check_readable(const delta_snapshot *s, const char *where, s
 
 /* ------------------------------------------------------------------ loading */
 
+/* Defaults: latest version, use checkpoints. */
 void delta_load_options_init(delta_load_options *o)
 {
     o->version = -1;
@@ -336,6 +354,7 @@ st_code delta_snapshot_catch_up(delta_snapshot *s, st_err *e)
     }
 }
 
+/* delta_snapshot_load_opts with a version only. */
 delta_snapshot *delta_snapshot_load(const char *table_path, int64_t version, st_err *e)
 {
     delta_load_options o;
@@ -344,6 +363,7 @@ delta_snapshot *delta_snapshot_load(const char *table_path, int64_t version, st_
     return delta_snapshot_load_opts(table_path, &o, e);
 }
 
+/* Binary search in a sorted version array. */
 static int has_version(const int64_t *v, size_t n, int64_t x)
 {
     size_t lo = 0, hi = n;
@@ -356,6 +376,9 @@ static int has_version(const int64_t *v, size_t n, int64_t x)
     return 0;
 }
 
+/* See delta.h. Checkpoint choice: _last_checkpoint when it names an existing
+ * checkpoint <= target, else the newest listed one <= target; a checkpoint we cannot
+ * read for an unsupported feature falls back to JSON replay when commit 0 exists. */
 delta_snapshot *delta_snapshot_load_opts(const char *table_path, const delta_load_options *o, st_err *e)
 {
     delta_load_options def;
@@ -459,6 +482,7 @@ size_t delta_snapshot_num_txns(const delta_snapshot *s) { return s->ntxns; }
 const delta_txn *delta_snapshot_txn(const delta_snapshot *s, size_t i) { return &s->txn_views[i]; }
 int64_t delta_snapshot_last_commit_ms(const delta_snapshot *s) { return s->last_commit_ms; }
 
+/* Linear in the configuration size (a few entries). */
 const char *delta_snapshot_configuration(const delta_snapshot *s, const char *key)
 {
     for (size_t i = 0; i < s->nconfig; i++)
@@ -466,6 +490,7 @@ const char *delta_snapshot_configuration(const delta_snapshot *s, const char *ke
     return NULL;
 }
 
+/* O(files). */
 int64_t delta_snapshot_total_records(const delta_snapshot *s)
 {
     int64_t n = 0;
@@ -476,12 +501,14 @@ int64_t delta_snapshot_total_records(const delta_snapshot *s)
     return n;
 }
 
+/* O(1) expected. */
 int64_t delta_snapshot_txn_version(const delta_snapshot *s, const char *app_id)
 {
     size_t i = delta_map_get(&s->txn_index, app_id);
     return i == (size_t)-1 ? -1 : s->txns[i].version;
 }
 
+/* qsort comparators for the canonical state JSON. */
 static int cmp_file_ptr(const void *a, const void *b)
 {
     const delta_file *x = *(const delta_file *const *)a, *y = *(const delta_file *const *)b;
@@ -493,6 +520,8 @@ static int cmp_txn(const void *a, const void *b)
     return strcmp(((const delta_txn_entry *)a)->app_id, ((const delta_txn_entry *)b)->app_id);
 }
 
+/* Files (or tombstones) sorted by path, without dataChange (a checkpoint sets
+ * it to false). O(n log n). */
 static json_t *files_json(const delta_file_list *l, int tomb)
 {
     const delta_file **v = st_xcalloc(l->count ? l->count : 1, sizeof *v);
@@ -511,6 +540,7 @@ static json_t *files_json(const delta_file_list *l, int tomb)
     return a;
 }
 
+/* See delta.h; O(files log files). */
 char *delta_snapshot_state_json(const delta_snapshot *s)
 {
     json_t *root = json_object();

@@ -15,6 +15,7 @@ struct delta_table {
     char *warning;
 };
 
+/* Defaults documented in delta.h. */
 void delta_table_options_init(delta_table_options *o)
 {
     o->checkpoint_interval = 10;
@@ -33,6 +34,7 @@ const char *delta_table_last_warning(const delta_table *t) { return t->warning; 
 const delta_table_options *delta_table_opts(const delta_table *t);
 const delta_table_options *delta_table_opts(const delta_table *t) { return &t->opt; }
 
+/* NULL-safe. */
 void delta_table_destroy(delta_table *t)
 {
     if (!t) return;
@@ -42,12 +44,14 @@ void delta_table_destroy(delta_table *t)
     free(t);
 }
 
+/* Replaces the last warning (NULL clears it). */
 static void set_warning(delta_table *t, const char *msg)
 {
     free(t->warning);
     t->warning = msg ? st_xstrdup(msg) : NULL;
 }
 
+/* Loads the latest snapshot into a new handle (full load, once). */
 delta_table *delta_table_open(const char *path, const delta_table_options *opt, st_err *e)
 {
     delta_snapshot *s = delta_snapshot_load(path, -1, e);
@@ -62,6 +66,7 @@ delta_table *delta_table_open(const char *path, const delta_table_options *opt, 
     return t;
 }
 
+/* Incremental: applies only the commits after the handle's version. */
 st_code delta_table_refresh(delta_table *t, st_err *e)
 {
     return delta_snapshot_catch_up(t->snap, e);
@@ -80,6 +85,8 @@ static st_code check_same(delta_table *t, const delta_schema *schema, const char
     return ST_OK;
 }
 
+/* See delta.h. Version 0 is written put-if-absent, so two creators race
+ * safely: the loser opens the winner's table and compares schemas. */
 delta_table *delta_table_create(const char *path, const delta_schema *schema,
                                 const char *const *partition_columns, size_t npartition, const char *name,
                                 const delta_table_options *opt, st_err *e)
@@ -153,6 +160,7 @@ delta_table *delta_table_create(const char *path, const delta_schema *schema,
 
 /* ------------------------------------------------------------------ commit */
 
+/* We write protocol 1/2 tables only. */
 static st_code check_writable(const delta_table *t, st_err *e)
 {
     const delta_snapshot *s = t->snap;
@@ -162,6 +170,8 @@ static st_code check_writable(const delta_table *t, st_err *e)
     return ST_OK;
 }
 
+/* Refuses a txn whose appId already has a version >= ours (the batch was
+ * committed before, by us or another writer): this is what makes replays idempotent. */
 static st_code check_txns(const delta_table *t, const delta_commit_params *p, st_err *e)
 {
     for (size_t i = 0; i < p->ntxns; i++) {
@@ -243,6 +253,9 @@ static void apply_own(delta_table *t, const delta_commit_params *p, int64_t v, i
     t->snap->last_commit_ms = ts;
 }
 
+/* See delta.h. Each attempt: txn check, commitInfo for the next version,
+ * put-if-absent; a conflict reads the new commits (incremental) and tries again. The
+ * add/txn lines are encoded once. Cost per attempt: one temp file write + fsync + link. */
 st_code delta_table_commit(delta_table *t, const delta_commit_params *p, int64_t *version, st_err *e)
 {
     st_code rc;
@@ -303,6 +316,7 @@ done:
     return rc;
 }
 
+/* Checkpoint of the handle's current snapshot. */
 st_code delta_table_checkpoint(delta_table *t, st_err *e)
 {
     return delta_checkpoint_write(t->snap, e);

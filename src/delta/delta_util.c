@@ -47,6 +47,7 @@ size_t delta_map_get(const delta_map *m, const char *key)
     }
 }
 
+/* Doubles the slot array and re-inserts: O(count). */
 static void map_grow(delta_map *m)
 {
     delta_map n = {0};
@@ -105,6 +106,7 @@ void delta_map_del(delta_map *m, const char *key)
 
 /* ------------------------------------------------------------------ names */
 
+/* Paths inside _delta_log; malloc'd. */
 char *delta_log_dir(const char *table_path)
 {
     return st_path_join(table_path, "_delta_log");
@@ -153,6 +155,7 @@ void delta_uuid(char out[37])
     out[o] = '\0';
 }
 
+/* Wall clock in ms. */
 int64_t delta_now_ms(void)
 {
     struct timespec ts;
@@ -167,6 +170,7 @@ static int hive_needs_escape(unsigned char c)
     return c < 0x20 || c == 0x7f || strchr("\"#%'*/:=?\\{[]^", c) != NULL;
 }
 
+/* Appends v with Hive folder escaping (%XX). */
 void delta_escape_partition(st_buf *b, const char *v)
 {
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
@@ -177,6 +181,7 @@ void delta_escape_partition(st_buf *b, const char *v)
     }
 }
 
+/* Appends p percent-encoded except unreserved characters, '/' and '='. */
 void delta_uri_encode_path(st_buf *b, const char *p)
 {
     for (const unsigned char *c = (const unsigned char *)p; *c; c++) {
@@ -188,6 +193,7 @@ void delta_uri_encode_path(st_buf *b, const char *p)
     }
 }
 
+/* Value of a hex digit, -1 otherwise. */
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -214,6 +220,7 @@ char *delta_uri_decode(const char *p)
     return out;
 }
 
+/* See delta.h: decodes the log path and joins it to the table path. */
 char *delta_file_local_path(const char *table_path, const delta_file *f)
 {
     char *dec = delta_uri_decode(f->path);
@@ -238,6 +245,7 @@ static int parse_log_name(const char *name, int64_t *v)
     return 0;
 }
 
+/* qsort comparator. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -276,6 +284,7 @@ st_code delta_list_log(const char *table_path, int64_t **commits, size_t *ncommi
     return ST_OK;
 }
 
+/* stat(2) mtime in ms, -1 on error. */
 int64_t delta_file_mtime_ms(const char *path)
 {
     struct stat st;
@@ -283,6 +292,7 @@ int64_t delta_file_mtime_ms(const char *path)
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
+/* Newest commit or checkpoint version by one listing; -1 without a log. */
 st_code delta_latest_version(const char *table_path, int64_t *version, st_err *e)
 {
     int64_t *c = NULL, *k = NULL;

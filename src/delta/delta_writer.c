@@ -69,12 +69,14 @@ static long utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncate
     return (long)i;
 }
 
+/* Byte-wise (UTF-8 code point) order, shorter first on a common prefix. */
 static int bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
     int c = memcmp(a, b, al < bl ? al : bl);
     return c ? c : (al > bl) - (al < bl);
 }
 
+/* Division rounding toward minus infinity. */
 static int64_t floordiv(int64_t a, int64_t b)
 {
     int64_t q = a / b;
@@ -202,6 +204,7 @@ typedef struct group {
     char *key;
 } group;
 
+/* File-name codec part as Spark writes it. */
 static const char *codec_ext(pq_codec c)
 {
     switch (c) {
@@ -347,6 +350,9 @@ done:
 
 /* ------------------------------------------------------------------ entry point */
 
+/* See delta.h. Groups rows by partition values (O(rows)), then writes each
+ * group in files of at most max_rows_per_file rows. Files are complete (fsync'd by the
+ * Parquet writer) before their add action is returned. */
 st_code delta_table_write_files(delta_table *t, const delta_batch *b, delta_file_list *adds, st_err *e)
 {
     const delta_snapshot *s = delta_table_snapshot(t);
