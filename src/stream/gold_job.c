@@ -355,8 +355,9 @@ done:
 
 /* ------------------------------------------------------------------ Kafka */
 
-/* Sends the outbox, waits up to wait_ms for delivery, and records the delivered position. */
-static void kafka_send(gold_job *j, int wait_ms)
+/* Sends the outbox, waits up to wait_ms for delivery (interrupted by the stop flag unless final),
+ * and records the delivered position. */
+static void kafka_send(gold_job *j, int wait_ms, int final)
 {
     if (!j->producer || !j->nout) return;
     st_err e;
@@ -367,7 +368,7 @@ static void kafka_send(gold_job *j, int wait_ms)
             break;
         }
     }
-    st_code rc = kafka_producer_flush(j->producer, wait_ms, j->stop, &e);
+    st_code rc = kafka_producer_flush(j->producer, wait_ms, final ? NULL : j->stop, &e);
     kafka_producer_stats ks;
     kafka_producer_stats_get(j->producer, &ks);
     if (ks.failed > j->failed_seen) {
@@ -437,7 +438,7 @@ static st_code run_batch(gold_job *j, int64_t from, int64_t to, int flush, st_er
     gold_state_prune(j->c->checkpoint, newpos, prev);
     j->st.batches++;
     j->st.last_batch_us = st_monotonic_us() - t0;
-    kafka_send(j, 2000);
+    kafka_send(j, 2000, 0);
     refresh_stats(j);
     if (j->cb) j->cb(&j->st, "batch", j->opaque);
     return ST_OK;
@@ -588,7 +589,7 @@ st_code gold_job_run(const gold_config *c, const volatile sig_atomic_t *stop, go
         rc = run_batch(j, gold_pos_version(lo) + 1, gold_pos_version(hi), gold_pos_flushed(hi), e);
         if (rc) goto done;
     }
-    kafka_send(j, 2000); /* alerts a crash kept from being delivered */
+    kafka_send(j, 2000, 0); /* alerts a crash kept from being delivered */
 
     int64_t target = latest; /* with once: what was there at start */
     while (!stopping(j)) {
@@ -611,7 +612,7 @@ st_code gold_job_run(const gold_config *c, const volatile sig_atomic_t *stop, go
         if (cb) cb(&j->st, "idle", opaque);
         nap(j, c->trigger_us);
     }
-    if (j->producer) kafka_send(j, 30000);
+    if (j->producer) kafka_send(j, 10000, 1); /* even after Ctrl+C: give the broker 10 s */
 done:
     if (j->win) refresh_stats(j);
     if (stats) *stats = j->st;
