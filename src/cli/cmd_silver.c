@@ -31,7 +31,7 @@ static void usage(FILE *f)
             "  --bronze PATH             raw table (default data/output/bronze_kafka)\n"
             "  --quarantine PATH         quarantine table (default data/output/quarantine_delta)\n"
             "  --checkpoint DIR          dedup state, start offsets (default data/checkpoints/silver_kafka)\n"
-            "  --trigger DURATION        micro-batch interval (default 1s)\n"
+            "  --trigger DURATION        longest wait of a record before its batch starts (default 500ms)\n"
             "  --max-events-per-batch N  batch size bound (default 100000)\n"
             "  --from earliest|latest|ISO-TIME  start when the tables hold no offsets (default earliest)\n"
             "  --dedup-window DURATION   event-time watermark delay for dedup (default 10min)\n"

@@ -1,6 +1,7 @@
 #include "stream/silver_job.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,6 +37,14 @@ typedef struct rec {
     size_t key_off, key_len, val_off, val_len;
 } rec;
 
+/* A batch of copied records. */
+typedef struct recbuf {
+    rec *msgs;
+    size_t n;
+    st_buf data;            /* keys and values of msgs */
+    int64_t first_us;       /* monotonic time the first record arrived */
+} recbuf;
+
 typedef struct job {
     const silver_config *c;
     silver_stats *st;
@@ -46,9 +55,20 @@ typedef struct job {
     delta_batch *batches[NT];
     part_state *parts;
     int nparts;
-    rec *msgs;
-    size_t nmsgs;
-    st_buf data;            /* keys and values of msgs */
+    /* Two record buffers: the main thread collects into `collect` while the worker thread
+     * processes `proc` (parse, write, commit), so fetching never waits for the disk. */
+    recbuf bufs[2];
+    recbuf *collect, *proc;
+    pthread_t worker;
+    int worker_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int work_ready;         /* proc holds a batch for the worker */
+    int worker_busy;        /* worker is processing proc */
+    int worker_quit;
+    int result_pending;     /* the worker finished a batch whose result the main thread has not seen */
+    st_code result_rc;
+    st_err result_err;
     iot_arena *arena;
     int fatal;
     st_err ferr;
@@ -68,7 +88,7 @@ void silver_config_init(silver_config *c)
     c->silver_path = TABLE_SILVER_PATH;
     c->quarantine_path = TABLE_QUARANTINE_PATH;
     c->checkpoint = "data/checkpoints/silver_kafka";
-    c->trigger_us = 1000000;
+    c->trigger_us = 500000;
     c->max_events = 100000;
     c->from = SILVER_FROM_EARLIEST;
     c->dedup_delay_us = 10LL * 60 * 1000000;
@@ -122,11 +142,19 @@ static part_state *part_get(job *j, int32_t p)
     return &j->parts[p];
 }
 
-/* Drops the records collected so far (rebalance, failed batch): nothing of them is committed. */
+/* The state of partition p if it is known, without growing the array (the worker may be
+ * reading it: the array only grows in rebalance callbacks, while the worker is idle). */
+static part_state *part_find(job *j, int32_t p)
+{
+    return p >= 0 && p < j->nparts ? &j->parts[p] : NULL;
+}
+
+/* Drops the records collected so far and any dedup ids of an uncommitted batch (rebalance,
+ * failed batch): nothing of them is committed. Only while the worker is idle. */
 static void discard_batch(job *j)
 {
-    j->nmsgs = 0;
-    st_buf_reset(&j->data);
+    j->collect->n = 0;
+    st_buf_reset(&j->collect->data);
     for (int p = 0; p < j->nparts; p++) {
         j->parts[p].batch_end = -1;
         if (j->parts[p].dedup) dedup_state_discard_batch(j->parts[p].dedup);
@@ -230,8 +258,17 @@ static st_code refresh_tables(job *j, st_err *e)
     return ST_OK;
 }
 
+/* Waits until the worker has no batch in hand (the in-flight batch is committed or failed). */
+static void wait_worker_idle(job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    while (j->work_ready || j->worker_busy) pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+}
+
 static void on_assign(job *j, rd_kafka_topic_partition_list_t *parts)
 {
+    wait_worker_idle(j);
     st_err e;
     st_err_clear(&e);
     st_code rc = refresh_tables(j, &e);
@@ -266,8 +303,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(j, parts);
     } else {
-        /* Revoked: whatever was collected but not committed is dropped; the next owner starts
-         * from the tables' offsets. */
+        /* Revoked: the batch in the worker's hands is finished (committed) first, so the next
+         * owner reads the tables after it; what was collected but not handed over is dropped. */
+        wait_worker_idle(j);
         discard_batch(j);
         for (int p = 0; p < j->nparts; p++) j->parts[p].assigned = 0;
         j->assigned_count = 0;
@@ -320,22 +358,23 @@ static void add_raw_value(delta_batch *b, const char *v, size_t len)
 
 /* Turns the collected records into rows of the three batches. Returns the Kafka timestamps
  * (ms) of the Silver rows for latency accounting in *lat (malloc'd). */
-static void build_rows(job *j, int64_t ingest_us, int64_t **lat, size_t *nlat)
+static void build_rows(job *j, const recbuf *rb, int64_t ingest_us, int64_t **lat, size_t *nlat)
 {
     const silver_config *c = j->c;
     iot_parse_opts po;
     iot_parse_opts_init(&po);
     po.future_tolerance_us = c->future_tolerance_us;
     size_t tl = strlen(c->topic);
-    *lat = st_xmalloc((j->nmsgs ? j->nmsgs : 1) * sizeof(int64_t));
+    *lat = st_xmalloc((rb->n ? rb->n : 1) * sizeof(int64_t));
     *nlat = 0;
-    for (size_t i = 0; i < j->nmsgs; i++) {
-        const rec *m = &j->msgs[i];
-        part_state *ps = part_get(j, m->partition);
+    for (size_t i = 0; i < rb->n; i++) {
+        const rec *m = &rb->msgs[i];
+        part_state *ps = part_find(j, m->partition);
+        if (!ps) continue;
         int64_t o = m->offset;
         int64_t ts_ms = m->ts_ms;
-        const char *key = m->has_key ? (const char *)j->data.data + m->key_off : NULL;
-        const char *payload = m->has_value ? (const char *)j->data.data + m->val_off : NULL;
+        const char *key = m->has_key ? (const char *)rb->data.data + m->key_off : NULL;
+        const char *payload = m->has_value ? (const char *)rb->data.data + m->val_off : NULL;
         if (o >= ps->off[T_BRONZE]) {
             delta_batch *b = j->batches[T_BRONZE];
             delta_batch_append_string(b, BK_TOPIC, c->topic, tl);
@@ -477,7 +516,7 @@ static void update_lag(job *j)
 }
 
 /* Processes the collected records: rows, dedup state, three commits. */
-static st_code process_batch(job *j, st_err *e)
+static st_code process_batch(job *j, recbuf *rb, st_err *e)
 {
     int64_t t0 = st_monotonic_us();
     int64_t ingest_us = st_now_us();
@@ -486,7 +525,8 @@ static st_code process_batch(job *j, st_err *e)
     j->st->last_batch_in = j->st->last_batch_silver = j->st->last_batch_quarantined = j->st->last_batch_dups = 0;
     int64_t *lat;
     size_t nlat;
-    build_rows(j, ingest_us, &lat, &nlat);
+    j->st->events_in += rb->n;
+    build_rows(j, rb, ingest_us, &lat, &nlat);
     st_code rc = ST_OK;
     /* the dedup state of what Silver is about to hold is durable before Silver commits */
     for (int p = 0; p < j->nparts && rc == ST_OK; p++) {
@@ -508,8 +548,8 @@ static st_code process_batch(job *j, st_err *e)
     free(lat);
     if (rc == ST_OK) rc = commit_table(j, T_QUAR, e);
     if (rc == ST_OK) rc = commit_table(j, T_BRONZE, e);
-    j->nmsgs = 0;
-    st_buf_reset(&j->data);
+    rb->n = 0;
+    st_buf_reset(&rb->data);
     if (rc) return rc;
     for (int p = 0; p < j->nparts; p++) j->parts[p].batch_end = -1;
     commit_kafka_offsets(j);
@@ -523,7 +563,7 @@ static st_code process_batch(job *j, st_err *e)
 static void on_consumer_error(job *j, rd_kafka_message_t *m)
 {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        part_state *ps = part_get(j, m->partition);
+        part_state *ps = part_find(j, m->partition);
         if (ps) ps->at_eof = 1;
         return;
     }
@@ -628,9 +668,105 @@ static void close_all(job *j)
     }
     for (int p = 0; p < j->nparts; p++) dedup_state_destroy(j->parts[p].dedup);
     free(j->parts);
-    free(j->msgs);
-    st_buf_free(&j->data);
+    for (int b = 0; b < 2; b++) {
+        free(j->bufs[b].msgs);
+        st_buf_free(&j->bufs[b].data);
+    }
     iot_arena_destroy(j->arena);
+}
+
+static void *worker_main(void *arg)
+{
+    job *j = arg;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        while (!j->work_ready && !j->worker_quit) pthread_cond_wait(&j->cv, &j->mu);
+        if (!j->work_ready) break;
+        j->worker_busy = 1;
+        j->work_ready = 0;
+        pthread_mutex_unlock(&j->mu);
+        st_err be;
+        st_err_clear(&be);
+        st_code rc = process_batch(j, j->proc, &be);
+        if (rc == ST_OK && j->cb) j->cb(j->st, NULL, j->opaque);
+        pthread_mutex_lock(&j->mu);
+        j->worker_busy = 0;
+        j->result_pending = 1;
+        j->result_rc = rc;
+        j->result_err = be;
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+/* Hands the collected records to the worker once it is idle (swapping the two buffers). */
+static void hand_off(job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    while (j->work_ready || j->worker_busy) pthread_cond_wait(&j->cv, &j->mu);
+    recbuf *t = j->proc;
+    j->proc = j->collect;
+    j->collect = t;
+    j->collect->n = 0;
+    st_buf_reset(&j->collect->data);
+    j->work_ready = 1;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static int worker_idle(job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int idle = !j->work_ready && !j->worker_busy;
+    pthread_mutex_unlock(&j->mu);
+    return idle;
+}
+
+/* Deals with the outcome of the worker's last batch. Returns 1 when the job must stop. */
+static int check_result(job *j, int64_t *backoff_us)
+{
+    pthread_mutex_lock(&j->mu);
+    int pending = j->result_pending && !j->work_ready && !j->worker_busy;
+    st_code rc = j->result_rc;
+    st_err be = j->result_err;
+    if (pending) j->result_pending = 0;
+    pthread_mutex_unlock(&j->mu);
+    if (!pending) return 0;
+    if (rc == ST_OK) {
+        *backoff_us = 500000;
+        return 0;
+    }
+    if (rc == ST_ERR_CONFLICT) {
+        set_fatal(j, rc, "%s (another process committed these offsets: is a second job with the same group "
+                         "writing these tables outside the consumer group?)", be.msg);
+        return 1;
+    }
+    /* disk full, unwritable folder, ...: nothing of the batch is lost; redo it after a pause */
+    if (j->cb) j->cb(j->st, be.msg, j->opaque);
+    usleep((useconds_t)*backoff_us);
+    if (*backoff_us < 30000000) *backoff_us *= 2;
+    st_err re;
+    if (resync(j, &re) != ST_OK && j->cb) j->cb(j->st, re.msg, j->opaque);
+    return 0;
+}
+
+static void copy_record(job *j, const rd_kafka_message_t *m)
+{
+    recbuf *b = j->collect;
+    if (!b->n) b->first_us = st_monotonic_us();
+    rec *r = &b->msgs[b->n++];
+    r->partition = m->partition;
+    r->offset = m->offset;
+    r->ts_ms = rd_kafka_message_timestamp(m, NULL);
+    r->has_key = m->key != NULL;
+    r->key_off = b->data.len;
+    r->key_len = m->key_len;
+    if (m->key) st_buf_append(&b->data, m->key, m->key_len);
+    r->has_value = m->payload != NULL;
+    r->val_off = b->data.len;
+    r->val_len = m->len;
+    if (m->payload) st_buf_append(&b->data, m->payload, m->len);
 }
 
 st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop, silver_progress_fn cb,
@@ -646,77 +782,75 @@ st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop
     j.cb = cb;
     j.opaque = opaque;
     j.arena = iot_arena_new();
-    j.msgs = st_xmalloc((c->max_events ? c->max_events : 1) * sizeof *j.msgs);
+    size_t cap = c->max_events ? c->max_events : 1;
+    for (int b = 0; b < 2; b++) j.bufs[b].msgs = st_xmalloc(cap * sizeof(rec));
+    j.collect = &j.bufs[0];
+    j.proc = &j.bufs[1];
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
     j.last_activity_us = st_monotonic_us();
     st_code rc = open_all(&j, e);
+    if (rc == ST_OK) {
+        if (pthread_create(&j.worker, NULL, worker_main, &j) != 0)
+            rc = st_err_set(e, ST_ERR_STATE, "cannot start the silver worker thread");
+        else
+            j.worker_started = 1;
+    }
     int64_t backoff_us = 500000;
-    while (rc == ST_OK && !*stop && !j.fatal) {
-        int64_t deadline = st_monotonic_us() + c->trigger_us;
-        while (j.nmsgs < c->max_events && !j.fatal) {
-            int64_t left = deadline - st_monotonic_us();
-            if (left <= 0 || *stop) break;
-            int ms = (int)(left / 1000);
-            if (ms > 100) ms = 100;
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(j.rk, ms);
-            if (!m) {
-                if (c->once && caught_up(&j) && !j.nmsgs) break;
-                continue;
-            }
-            if (m->err) {
-                on_consumer_error(&j, m);
-                rd_kafka_message_destroy(m);
-                continue;
-            }
-            part_state *ps = part_get(&j, m->partition);
-            if (!ps || !ps->assigned || m->offset < 0) {
-                rd_kafka_message_destroy(m);
-                continue;
-            }
-            ps->at_eof = 0;
-            j.st->broker_down = 0;
-            j.st->events_in++;
-            rec *r = &j.msgs[j.nmsgs++];
-            r->partition = m->partition;
-            r->offset = m->offset;
-            r->ts_ms = rd_kafka_message_timestamp(m, NULL);
-            r->has_key = m->key != NULL;
-            r->key_off = j.data.len;
-            r->key_len = m->key_len;
-            if (m->key) st_buf_append(&j.data, m->key, m->key_len);
-            r->has_value = m->payload != NULL;
-            r->val_off = j.data.len;
-            r->val_len = m->len;
-            if (m->payload) st_buf_append(&j.data, m->payload, m->len);
-            rd_kafka_message_destroy(m);
+    while (rc == ST_OK && !j.fatal) {
+        if (check_result(&j, &backoff_us)) break;
+        recbuf *b = j.collect;
+        int64_t now = st_monotonic_us();
+        int full = b->n >= c->max_events;
+        int due = b->n && now - b->first_us >= c->trigger_us;
+        if (b->n && (full || due || *stop) && (worker_idle(&j) || full || *stop)) {
+            hand_off(&j);
+            j.last_activity_us = now;
+            continue;
         }
-        if (j.fatal) break;
-        if (j.nmsgs) {
-            j.last_activity_us = st_monotonic_us();
-            st_err be;
-            st_err_clear(&be);
-            st_code brc = process_batch(&j, &be);
-            if (brc == ST_ERR_CONFLICT) {
-                set_fatal(&j, brc, "%s (another process committed these offsets: is a second job with the same "
-                                   "group writing these tables outside the consumer group?)", be.msg);
-                break;
-            }
-            if (brc) {
-                /* disk full, unwritable folder, ...: nothing of the batch is lost; redo it later */
-                if (cb) cb(stats, be.msg, opaque);
-                usleep((useconds_t)backoff_us);
-                if (backoff_us < 30000000) backoff_us *= 2;
-                st_err re;
-                if (resync(&j, &re) != ST_OK && cb) cb(stats, re.msg, opaque);
-                continue;
-            }
-            backoff_us = 500000;
-            if (cb) cb(stats, NULL, opaque);
-        } else if (c->once) {
-            if (caught_up(&j)) break;
-            if (st_monotonic_us() - j.last_activity_us > c->once_idle_us) break;
+        if (*stop) break;
+        if (full) continue; /* unreachable: a full buffer is handed off above */
+        int ms = 100;
+        if (b->n) {
+            int64_t left = (b->first_us + c->trigger_us - now) / 1000;
+            ms = left < 0 ? 0 : left < 100 ? (int)left : 100;
         }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(j.rk, ms);
+        if (!m) {
+            if (c->once && !b->n && worker_idle(&j)) {
+                pthread_mutex_lock(&j.mu);
+                int pending = j.result_pending;
+                pthread_mutex_unlock(&j.mu);
+                if (pending) continue;
+                if (caught_up(&j)) break;
+                if (st_monotonic_us() - j.last_activity_us > c->once_idle_us) break;
+            }
+            continue;
+        }
+        if (m->err) {
+            on_consumer_error(&j, m);
+        } else {
+            part_state *ps = part_find(&j, m->partition);
+            if (ps && ps->assigned && m->offset >= 0) {
+                ps->at_eof = 0;
+                j.st->broker_down = 0;
+                copy_record(&j, m);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (j.worker_started) {
+        wait_worker_idle(&j);
+        check_result(&j, &backoff_us);
+        pthread_mutex_lock(&j.mu);
+        j.worker_quit = 1;
+        pthread_cond_broadcast(&j.cv);
+        pthread_mutex_unlock(&j.mu);
+        pthread_join(j.worker, NULL);
     }
     if (rc == ST_OK && j.fatal) rc = st_err_set(e, j.ferr.code, "%s", j.ferr.msg);
     close_all(&j);
+    pthread_mutex_destroy(&j.mu);
+    pthread_cond_destroy(&j.cv);
     return rc;
 }

@@ -37,7 +37,7 @@ typedef struct silver_config {
     const char *silver_path;      /* default data/output/silver_delta */
     const char *quarantine_path;  /* default data/output/quarantine_delta */
     const char *checkpoint;       /* default data/checkpoints/silver_kafka */
-    int64_t trigger_us;           /* default 1 s: longest time a batch collects records */
+    int64_t trigger_us;           /* default 500 ms: longest time a record waits before its batch starts */
     size_t max_events;            /* default 100,000 records per batch (backpressure bound) */
     silver_from from;             /* where to start when the tables hold no offset: default earliest */
     int64_t from_timestamp_ms;    /* for SILVER_FROM_TIMESTAMP */
