@@ -373,6 +373,172 @@ static int write_nested_case(const char *dir, st_buf *man)
     return 0;
 }
 
+/* Generated nested rows (same schema as write_nested_case, minus nothing): many rows,
+ * small pages and row groups, so page cuts must fall on row starts. Every shape occurs:
+ * null struct, null/empty/non-empty map and list, null map values and list elements. */
+typedef struct lv {
+    st_buf def, rep, vals;   /* int16, int16, values (int64/int32/pq_bytes) */
+} lv;
+
+static void lv_push(lv *l, int16_t d, int16_t r)
+{
+    st_buf_append(&l->def, &d, 2);
+    st_buf_append(&l->rep, &r, 2);
+}
+
+static int write_nested_big_case(const char *dir, st_buf *man, size_t rows)
+{
+    static const pq_schema_node f[] = {
+        {.name = "id", .repetition = PQ_REQUIRED, .physical = PQ_INT64},
+        {.name = "add", .repetition = PQ_OPTIONAL, .num_children = 4},
+        {.name = "path", .repetition = PQ_OPTIONAL, .physical = PQ_BYTE_ARRAY, .logical = PQ_LOGICAL_STRING},
+        {.name = "partitionValues", .repetition = PQ_OPTIONAL, .num_children = 1, .logical = PQ_LOGICAL_MAP},
+        {.name = "key_value", .repetition = PQ_REPEATED, .num_children = 2},
+        {.name = "key", .repetition = PQ_REQUIRED, .physical = PQ_BYTE_ARRAY, .logical = PQ_LOGICAL_STRING},
+        {.name = "value", .repetition = PQ_OPTIONAL, .physical = PQ_BYTE_ARRAY, .logical = PQ_LOGICAL_STRING},
+        {.name = "size", .repetition = PQ_OPTIONAL, .physical = PQ_INT64},
+        {.name = "tags", .repetition = PQ_OPTIONAL, .num_children = 1, .logical = PQ_LOGICAL_LIST},
+        {.name = "list", .repetition = PQ_REPEATED, .num_children = 1},
+        {.name = "element", .repetition = PQ_OPTIONAL, .physical = PQ_INT32},
+    };
+    lv L[6];
+    memset(L, 0, sizeof L);
+    st_buf text = {0}, exp = {0};
+    st_buf_append_str(&exp, ",\n{\"name\":\"nested_big\",\"file\":\"nested_big.parquet\",\"schema\":\"nested\",");
+    st_buf_printf(&exp, "\"rows\":%zu,\"rows_json\":[", rows);
+    /* string values are offsets into `text` until the end (it may move while growing) */
+    for (size_t i = 0; i < rows; i++) {
+        int64_t id = (int64_t)i;
+        st_buf_append(&L[0].vals, &id, 8);
+        st_buf_printf(&exp, "%s{\"id\":%zu,\"add\":", i ? "," : "", i);
+        if (i % 7 == 3) {
+            for (int k = 1; k < 6; k++) lv_push(&L[k], 0, 0);
+            st_buf_append_str(&exp, "null}");
+            continue;
+        }
+        st_buf_append_str(&exp, "{\"path\":");
+        if (i % 5 == 1) {
+            lv_push(&L[1], 1, 0);
+            st_buf_append_str(&exp, "null");
+        } else {
+            lv_push(&L[1], 2, 0);
+            size_t off = text.len;
+            st_buf_printf(&text, "p%zu/é", i);
+            size_t q[2] = {off, text.len - off};
+            st_buf_append(&L[1].vals, q, sizeof q);
+            st_buf_printf(&exp, "\"p%zu/é\"", i);
+        }
+        st_buf_append_str(&exp, ",\"partitionValues\":");
+        if (i % 6 == 2) {
+            lv_push(&L[2], 1, 0);
+            lv_push(&L[3], 1, 0);
+            st_buf_append_str(&exp, "null");
+        } else if (i % 4 == 0) {
+            lv_push(&L[2], 2, 0);
+            lv_push(&L[3], 2, 0);
+            st_buf_append_str(&exp, "[]");
+        } else {
+            st_buf_append_u8(&exp, '[');
+            for (size_t j = 0; j < i % 4; j++) {
+                int16_t r = j ? 1 : 0;
+                lv_push(&L[2], 3, r);
+                size_t off = text.len;
+                st_buf_printf(&text, "k%zu", j);
+                size_t q[2] = {off, text.len - off};
+                st_buf_append(&L[2].vals, q, sizeof q);
+                st_buf_printf(&exp, "%s[\"k%zu\",", j ? "," : "", j);
+                if ((i + j) % 3 == 0) {
+                    lv_push(&L[3], 3, r);
+                    st_buf_append_str(&exp, "null]");
+                } else {
+                    lv_push(&L[3], 4, r);
+                    off = text.len;
+                    st_buf_printf(&text, "v%zu-%zu", i, j);
+                    size_t q2[2] = {off, text.len - off};
+                    st_buf_append(&L[3].vals, q2, sizeof q2);
+                    st_buf_printf(&exp, "\"v%zu-%zu\"]", i, j);
+                }
+            }
+            st_buf_append_u8(&exp, ']');
+        }
+        st_buf_append_str(&exp, ",\"size\":");
+        if (i % 4 == 0) {
+            lv_push(&L[4], 1, 0);
+            st_buf_append_str(&exp, "null");
+        } else {
+            lv_push(&L[4], 2, 0);
+            int64_t sz = (int64_t)i * 10;
+            st_buf_append(&L[4].vals, &sz, 8);
+            st_buf_printf(&exp, "%" PRId64, sz);
+        }
+        st_buf_append_str(&exp, ",\"tags\":");
+        if (i % 9 == 4) {
+            lv_push(&L[5], 1, 0);
+            st_buf_append_str(&exp, "null");
+        } else if (i % 5 == 0) {
+            lv_push(&L[5], 2, 0);
+            st_buf_append_str(&exp, "[]");
+        } else {
+            st_buf_append_u8(&exp, '[');
+            for (size_t j = 0; j < i % 5; j++) {
+                int16_t r = j ? 1 : 0;
+                if ((i + j) % 4 == 1) {
+                    lv_push(&L[5], 3, r);
+                    st_buf_printf(&exp, "%snull", j ? "," : "");
+                } else {
+                    lv_push(&L[5], 4, r);
+                    int32_t v = (int32_t)(i + j);
+                    st_buf_append(&L[5].vals, &v, 4);
+                    st_buf_printf(&exp, "%s%d", j ? "," : "", v);
+                }
+            }
+            st_buf_append_u8(&exp, ']');
+        }
+        st_buf_append_str(&exp, "}}");
+    }
+    st_buf_append_str(&exp, "]}");
+    /* offsets -> pq_bytes now that text is final */
+    for (int k = 1; k <= 3; k++) {
+        size_t *q = (size_t *)L[k].vals.data;
+        size_t n = L[k].vals.len / (2 * sizeof(size_t));
+        pq_bytes *pb = st_xmalloc((n + 1) * sizeof *pb);
+        for (size_t j = 0; j < n; j++) pb[j] = (pq_bytes){text.data + q[2 * j], (uint32_t)q[2 * j + 1]};
+        st_buf_free(&L[k].vals);
+        L[k].vals.data = (uint8_t *)pb;
+        L[k].vals.len = n * sizeof *pb;
+    }
+    pq_column_batch c[6];
+    size_t wdt[6] = {8, sizeof(pq_bytes), sizeof(pq_bytes), sizeof(pq_bytes), 8, 4};
+    for (int k = 0; k < 6; k++) {
+        memset(&c[k], 0, sizeof c[k]);
+        c[k].num_levels = k ? L[k].def.len / 2 : rows;
+        c[k].num_values = L[k].vals.len / wdt[k];
+        if (k) c[k].def_levels = (const int16_t *)L[k].def.data;
+        if (k == 2 || k == 3 || k == 5) c[k].rep_levels = (const int16_t *)L[k].rep.data;
+        c[k].values.i32 = (const int32_t *)L[k].vals.data;
+    }
+    char file[512];
+    snprintf(file, sizeof file, "%s/nested_big.parquet", dir);
+    pq_writer_options o;
+    pq_writer_options_init(&o);
+    o.page_rows = 100;
+    o.row_group_rows = 1000;
+    o.codec = PQ_CODEC_ZSTD;
+    st_err e;
+    pq_writer *w = pq_writer_open(file, f, 11, &o, &e);
+    int rc = !w || pq_writer_write(w, rows, c, &e) || pq_writer_close(w, NULL, &e);
+    if (rc) fprintf(stderr, "pq_roundtrip: %s\n", e.msg);
+    else st_buf_append(man, exp.data, exp.len);
+    for (int k = 0; k < 6; k++) {
+        st_buf_free(&L[k].def);
+        st_buf_free(&L[k].rep);
+        st_buf_free(&L[k].vals);
+    }
+    st_buf_free(&text);
+    st_buf_free(&exp);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -399,6 +565,7 @@ int main(int argc, char **argv)
     rc |= write_types_case(dir, &man, "one_row", 1, 0, PQ_CODEC_SNAPPY, 1, 0, 0, 0);
     rc |= write_types_case(dir, &man, "big_snappy", big, 1, PQ_CODEC_SNAPPY, 1, 300000, 0, 0);
     rc |= write_nested_case(dir, &man);
+    rc |= write_nested_big_case(dir, &man, 3000);
     st_buf_append_str(&man, "\n]}\n");
     char *mpath = st_path_join(dir, "manifest.json");
     if (!rc && st_write_file_atomic(mpath, man.data, man.len, &e)) {

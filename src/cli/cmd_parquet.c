@@ -325,6 +325,30 @@ static int do_cat(const char *path, int64_t limit)
     return rc;
 }
 
+/* Orders two statistic values of physical type p (PLAIN bytes); lengths already checked
+ * by the caller for fixed-size types. Byte arrays compare unsigned, shorter prefix first. */
+static int stat_cmp(pq_physical p, const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl)
+{
+    union { int32_t i32; int64_t i64; float f; double d; } x, y;
+    switch (p) {
+    case PQ_BOOLEAN: return (a[0] > b[0]) - (a[0] < b[0]);
+    case PQ_INT32: memcpy(&x.i32, a, 4); memcpy(&y.i32, b, 4); return (x.i32 > y.i32) - (x.i32 < y.i32);
+    case PQ_INT64: memcpy(&x.i64, a, 8); memcpy(&y.i64, b, 8); return (x.i64 > y.i64) - (x.i64 < y.i64);
+    case PQ_FLOAT: memcpy(&x.f, a, 4); memcpy(&y.f, b, 4); return (x.f > y.f) - (x.f < y.f);
+    case PQ_DOUBLE: memcpy(&x.d, a, 8); memcpy(&y.d, b, 8); return (x.d > y.d) - (x.d < y.d);
+    default: {
+        uint32_t m = al < bl ? al : bl;
+        int c = m ? memcmp(a, b, m) : 0;
+        return c ? c : (al > bl) - (al < bl);
+    }
+    }
+}
+
+static uint32_t stat_width(pq_physical p)
+{
+    return p == PQ_BOOLEAN ? 1 : p == PQ_INT32 || p == PQ_FLOAT ? 4 : p == PQ_INT64 || p == PQ_DOUBLE ? 8 : 0;
+}
+
 /* Statistic bytes rendered as JSON in the column's type (or null). */
 static void json_stat(st_buf *b, const pq_schema_node *n, const uint8_t *p, uint32_t len)
 {
@@ -395,14 +419,15 @@ static int do_info(const char *path, int json)
             else nulls += ci.null_count;
             enc |= ci.encodings;
             codec = ci.codec;
-            /* file-wide min/max only shown from the first group when there is just one */
-            if (!ci.min) have_all_stats = 0;
-            if (g == 0) {
-                mn = ci.min, mnl = ci.min_len;
-                mx = ci.max, mxl = ci.max_len;
+            /* file-wide min/max: only when every row group has them (all-null groups have none) */
+            uint32_t wdt = stat_width(n->physical);
+            if (!ci.min || !ci.max || (wdt && (ci.min_len != wdt || ci.max_len != wdt))) {
+                have_all_stats = 0;
+                continue;
             }
+            if (!mn || stat_cmp(n->physical, ci.min, ci.min_len, mn, mnl) < 0) mn = ci.min, mnl = ci.min_len;
+            if (!mx || stat_cmp(n->physical, ci.max, ci.max_len, mx, mxl) > 0) mx = ci.max, mxl = ci.max_len;
         }
-        if (ngroups != 1) have_all_stats = 0;
         static const char *encn[] = {"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE", "BIT_PACKED",
                                      "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
                                      "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};

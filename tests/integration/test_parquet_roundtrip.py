@@ -11,6 +11,7 @@ Binaries: pq_roundtrip in $SMARTTECH_BUILD_DIR (default: the directory of $SMART
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import math
@@ -216,6 +217,28 @@ def test_duckdb_agrees_on_counts_and_sums(written, name):
         assert math.isclose(sf64, agg["f64"]["sum"], rel_tol=1e-9, abs_tol=1e-6)
 
 
+def test_nested_many_rows_small_pages(written):
+    """3,000 rows, pages of <= 100 levels, row groups of 1,000: every shape of null/empty/filled."""
+    out, cases = written
+    case = cases["nested_big"]
+    pf = pq.ParquetFile(out / case["file"])
+    assert pf.metadata.num_row_groups == 3
+    got = pf.read().to_pylist()
+    want = copy.deepcopy(case["rows_json"])
+    for w in want:
+        if w["add"] and w["add"]["partitionValues"] is not None:
+            w["add"]["partitionValues"] = [tuple(kv) for kv in w["add"]["partitionValues"]]
+    assert len(got) == len(want) == 3000
+    bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+    assert not bad, f"row {bad[0]}: pyarrow {got[bad[0]]!r}, written {want[bad[0]]!r}"
+    n, nkeys, ntags = duckdb.connect().execute(
+        "select count(*), sum(cardinality(add.partitionValues)), sum(len(add.tags)) from read_parquet(?)",
+        [str(out / case["file"])]).fetchone()
+    assert n == 3000
+    assert nkeys == sum(len(w["add"]["partitionValues"] or []) for w in want if w["add"])
+    assert ntags == sum(len(w["add"]["tags"] or []) for w in want if w["add"])
+
+
 def test_nested_map_list_struct(written):
     out, cases = written
     case = cases["nested"]
@@ -226,7 +249,7 @@ def test_nested_map_list_struct(written):
     assert pa.types.is_map(addt.field("partitionValues").type)
     assert pa.types.is_list(addt.field("tags").type)
     got = table.to_pylist()
-    want = case["rows_json"]
+    want = copy.deepcopy(case["rows_json"])
     for g, w in zip(got, want):
         if w["add"] and w["add"]["partitionValues"] is not None:
             w["add"]["partitionValues"] = [tuple(kv) for kv in w["add"]["partitionValues"]]
@@ -238,13 +261,20 @@ def test_nested_map_list_struct(written):
 
 
 def test_our_cat_reads_our_nested_file(written, run_smarttech):
-    out, _ = written
+    out, cases = written
     cp = run_smarttech("parquet", "cat", out / "nested.parquet")
     rows = [json.loads(l) for l in cp.stdout.splitlines()]
     assert rows[0] == {"id": 0, "add": {"path": "a", "partitionValues": {"date": "2024-01-01", "x": None},
                                         "size": 10, "tags": [1, None, 3]}}
     assert rows[1] == {"id": 1, "add": None}
     assert rows[3]["add"]["tags"] == [] and rows[3]["add"]["partitionValues"] is None
+    # and the big nested file, through our reader, equals what was written
+    big = [json.loads(l) for l in run_smarttech("parquet", "cat", out / "nested_big.parquet").stdout.splitlines()]
+    want = copy.deepcopy(cases["nested_big"]["rows_json"])
+    for w in want:
+        if w["add"] and w["add"]["partitionValues"] is not None:
+            w["add"]["partitionValues"] = {k: v for k, v in w["add"]["partitionValues"]}
+    assert big == want
 
 
 # ------------------------------------------------------------------ pyarrow-written files, read by us
