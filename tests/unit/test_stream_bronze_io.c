@@ -55,6 +55,45 @@ static void test_sha256(void)
     CHECK_STR(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+/* Random inputs of many lengths hashed here and by the system's sha256sum (an
+ * independent implementation): covers padding edges and the SHA-NI path. */
+static void test_sha256_vs_sha256sum(void)
+{
+    char *p = st_path_join(dir, "sha.bin");
+    uint64_t x = 88172645463325252ULL;
+    static const size_t lens[] = {1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 4096, 1 << 20};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t n = lens[i];
+        unsigned char *d = st_xmalloc(n);
+        for (size_t k = 0; k < n; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            d[k] = (unsigned char)x;
+        }
+        FILE *f = fopen(p, "wb");
+        fwrite(d, 1, n, f);
+        fclose(f);
+        char mine[65], theirs[65] = "";
+        sha_hex(d, n, mine);
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "sha256sum '%s'", p);
+        FILE *ps = popen(cmd, "r");
+        if (ps) {
+            if (fscanf(ps, "%64s", theirs) != 1) theirs[0] = 0;
+            pclose(ps);
+        }
+        if (theirs[0]) CHECK_MSG(!strcmp(mine, theirs), "length %zu: %s != %s", n, mine, theirs);
+        file_source_file ff = {0};
+        ff.path = p;
+        ff.size = (int64_t)n;
+        char viaf[65];
+        st_err e;
+        CHECK(file_source_hash(&ff, viaf, &e) == ST_OK && !strcmp(viaf, mine));
+        free(d);
+    }
+    unlink(p);
+    free(p);
+}
+
 static void test_strmap(void)
 {
     strmap *m = strmap_new(free);
@@ -426,7 +465,14 @@ static void test_file_source(void)
 int main(void)
 {
     CHECK(mkdtemp(dir) != NULL);
+    int ni = st_sha256_force_portable(0);
+    fprintf(stderr, "sha256: SHA-NI %s\n", ni ? "in use" : "not available");
     test_sha256();
+    test_sha256_vs_sha256sum();
+    st_sha256_force_portable(1);
+    test_sha256();
+    test_sha256_vs_sha256sum();
+    st_sha256_force_portable(0);
     test_strmap();
     test_lines();
     test_lines_big();
