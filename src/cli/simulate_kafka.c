@@ -193,7 +193,9 @@ static st_code ensure_topic(const sim_sink_opts *o, const kafka_props *props, in
     int backoff_ms = 1000;
     bool told = false, created = false;
     for (;;) {
-        rc = kafka_admin_topic_create(a, o->topic, TOPIC_PARTITIONS, TOPIC_REPLICATION, ADMIN_TRY_MS, &created, e);
+        int64_t left_ms = (deadline - st_monotonic_us()) / 1000;
+        int try_ms = left_ms < ADMIN_TRY_MS ? (left_ms > 100 ? (int)left_ms : 100) : ADMIN_TRY_MS;
+        rc = kafka_admin_topic_create(a, o->topic, TOPIC_PARTITIONS, TOPIC_REPLICATION, try_ms, &created, e);
         if (rc == ST_OK || !strstr(e->msg, "not reachable")) break;
         if (st_monotonic_us() + (int64_t)backoff_ms * 1000 >= deadline) {
             st_err_wrap(e, "gave up after %d s", max_wait_ms / 1000);

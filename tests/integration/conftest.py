@@ -13,7 +13,8 @@ Fixtures (use them as arguments of a test):
                   timestamp) with every message of the topic up to its current end offsets, read by
                   an independent client (confluent-kafka) without a consumer group.
   kafka_admin     a confluent_kafka AdminClient on the broker.
-Module-level helpers: REPO, BROKERS, kafka_local(action), broker_answers(), end_offsets(topic).
+Module-level helpers: REPO, BROKERS, kafka_local(action), broker_answers(), end_offsets(topic),
+other_broker_users().
 """
 from __future__ import annotations
 
@@ -108,6 +109,12 @@ def _live_users() -> list[Path]:
         except PermissionError:
             users.append(f)
     return users
+
+
+def other_broker_users() -> list[int]:
+    """Pids of other live pytest sessions that use the broker through this harness (a test that
+    stops the broker should not run while they do)."""
+    return [int(f.name[5:]) for f in _live_users() if f.name != f"user-{os.getpid()}"]
 
 
 class _HarnessLock:
