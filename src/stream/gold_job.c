@@ -282,6 +282,15 @@ static st_code on_row(void *ctx, const delta_source_pos *pos, const delta_source
     return ST_OK;
 }
 
+/* End of a Silver version: the watermark moves up to it (see window.h). */
+static st_code on_version(void *ctx, int64_t version, st_err *e)
+{
+    (void)version;
+    (void)e;
+    win_state_advance(((gold_job *)ctx)->win);
+    return ST_OK;
+}
+
 static int32_t days_of(int64_t us)
 {
     int64_t d = 86400LL * 1000000;
@@ -398,7 +407,7 @@ static st_code run_batch(gold_job *j, int64_t from, int64_t to, int flush, st_er
     for (int i = 0; i < OUT_N; i++) delta_batch_clear(j->batch[i]);
     alert_list_clear(&j->batch_alerts);
 
-    st_code rc = delta_source_read(j->src, from, to, on_row, NULL, j, e);
+    st_code rc = delta_source_read(j->src, from, to, on_row, on_version, j, e);
     if (rc) return rc;
     win_result *w = NULL;
     size_t nw = 0;

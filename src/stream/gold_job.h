@@ -20,9 +20,10 @@
  * (a crash between the commits of one batch), the state of the lowest position is loaded and
  * that one batch is computed again and committed to the tables that lack it only. A missing
  * state file for a committed position is an error (checkpoint and outputs disagree).
- * Results are independent of batch boundaries (the watermark advances per row), so a run that
- * is killed and restarted any number of times writes the same Gold, alerts and quarantine
- * rows as an uninterrupted one; only wall-clock columns (detection_time, ingest_time) differ.
+ * Results are independent of batch boundaries (the watermark advances at the end of each Silver
+ * version, whatever the batch), so a run that is killed and restarted any number of times writes
+ * the same Gold, alerts and quarantine rows as an uninterrupted one; only wall-clock columns
+ * (detection_time, ingest_time) differ.
  *
  * Kafka (at-least-once): alert messages are sent after the Delta commits. They are kept in the
  * state file (outbox) until the producer confirmed delivery, then <checkpoint>/kafka-sent

@@ -16,7 +16,8 @@ typedef struct win_entry {
 
 struct win_state {
     int64_t width, lateness;
-    int64_t max_t;             /* INT64_MIN before the first reading */
+    int64_t max_t;             /* max event time as of the last advance; INT64_MIN before */
+    int64_t pending_max;       /* max event time of the readings added since (or INT64_MIN) */
     int64_t flush_mark;        /* INT64_MIN before the first flush */
     win_entry **buckets;
     size_t nbuckets, count;
@@ -60,6 +61,7 @@ win_state *win_state_new(int64_t width_us, int64_t lateness_us)
     w->width = width_us > 0 ? width_us : 60000000;
     w->lateness = lateness_us >= 0 ? lateness_us : 0;
     w->max_t = INT64_MIN;
+    w->pending_max = INT64_MIN;
     w->flush_mark = INT64_MIN;
     w->nbuckets = 64;
     w->buckets = st_xcalloc(w->nbuckets, sizeof *w->buckets);
@@ -96,6 +98,12 @@ void win_state_destroy(win_state *w)
     clear_entries(w);
     free(w->buckets);
     free(w);
+}
+
+void win_state_advance(win_state *w)
+{
+    if (w->pending_max > w->max_t) w->max_t = w->pending_max;
+    w->pending_max = INT64_MIN;
 }
 
 int64_t win_state_watermark(const win_state *w)
@@ -184,7 +192,7 @@ win_verdict win_state_add(win_state *w, const win_reading *r, int64_t *window_st
         free(a->last_sensor_id);
         a->last_sensor_id = st_xstrndup(r->sensor_id.ptr, r->sensor_id.len);
     }
-    if (r->event_time_us > w->max_t) w->max_t = r->event_time_us;
+    if (r->event_time_us > w->pending_max) w->pending_max = r->event_time_us;
     return WIN_ACCEPTED;
 }
 
@@ -245,7 +253,7 @@ void win_state_save(const win_state *w, st_buf *out)
     binio_put_u32(out, WIN_MAGIC);
     binio_put_i64(out, w->width);
     binio_put_i64(out, w->lateness);
-    binio_put_i64(out, w->max_t);
+    binio_put_i64(out, w->pending_max > w->max_t ? w->pending_max : w->max_t);
     binio_put_i64(out, w->flush_mark);
     binio_put_i64(out, (int64_t)w->count);
     for (size_t i = 0; i < w->nbuckets; i++)
@@ -285,6 +293,7 @@ st_code win_state_load(win_state *w, binio_reader *r, st_err *e)
     if (count < 0 || (uint64_t)count > (uint64_t)(r->end - r->p))
         return st_err_set(e, ST_ERR_FORMAT, "%s: window state: bad window count %lld", r->what, (long long)count);
     w->max_t = max_t;
+    w->pending_max = INT64_MIN;
     w->flush_mark = flush_mark;
     for (int64_t i = 0; i < count; i++) {
         win_entry *x = st_xcalloc(1, sizeof *x);

@@ -4,15 +4,19 @@
  * Semantics (docs/gold.md says the same for users):
  *   - A reading with event time t falls in the window [s, s + width) with
  *     s = floor(t / width) * width (floor towards minus infinity, so times before 1970 work).
- *   - Watermark W = (max event time of the readings added so far) - lateness; before the
- *     first reading W = INT64_MIN. W only moves forward and is updated after each reading,
- *     so the outcome depends only on the order of the readings, never on how they were cut
- *     into batches (a restarted job reproduces an uninterrupted one exactly).
+ *   - Watermark W = (max event time of the readings added before the last
+ *     win_state_advance) - lateness; before that W = INT64_MIN. W moves forward only at
+ *     win_state_advance, which the Gold job calls at the end of each Silver version (Spark
+ *     advances its watermark at the end of each micro-batch): the rows of one Silver commit
+ *     come from several Kafka partitions one after the other, not in event-time order, and
+ *     must all be judged against the same watermark. Tying the step to Silver versions (not
+ *     to micro-batches) keeps the outcome independent of how versions are grouped into
+ *     batches, so a restarted job reproduces an uninterrupted one exactly.
  *   - A window is CLOSED once W >= its end, or once a flush covered it (see below).
  *     Closed windows are handed out by win_state_take_closed, each exactly once (append mode).
  *   - A reading is LATE when its window is already closed when it arrives, i.e.
- *     s + width <= max(W, flush_mark) with W taken before the reading. Late readings change
- *     nothing (not the windows, not the watermark); the caller quarantines them.
+ *     s + width <= max(W, flush_mark). Late readings change nothing (not the windows, not
+ *     the watermark); the caller quarantines them.
  *     Note: a reading with t < W whose window is still open is NOT late (it still counts),
  *     unlike Spark, which drops every row older than the watermark.
  *   - Flush (end of a finite input): every open window is closed now and flush_mark becomes
@@ -63,11 +67,14 @@ void win_state_destroy(win_state *w);   /* NULL-safe */
 /* Adds a reading (see the semantics above). *window_start (may be NULL) gets s. */
 win_verdict win_state_add(win_state *w, const win_reading *r, int64_t *window_start);
 
-/* The current watermark (INT64_MIN before the first reading). */
+/* Moves the watermark up to the readings added so far (end of a Silver version). O(1). */
+void win_state_advance(win_state *w);
+
+/* The current watermark (INT64_MIN before the first advance). */
 int64_t win_state_watermark(const win_state *w);
 /* max(watermark, flush mark): windows ending at or before it are closed. */
 int64_t win_state_closed_until(const win_state *w);
-int64_t win_state_max_event_time(const win_state *w);    /* INT64_MIN before the first reading */
+int64_t win_state_max_event_time(const win_state *w);    /* as of the last advance; INT64_MIN before */
 size_t win_state_open_count(const win_state *w);
 int64_t win_state_width(const win_state *w);
 
@@ -76,7 +83,8 @@ int64_t win_state_width(const win_state *w);
 void win_state_take_closed(win_state *w, int flush, win_result **out, size_t *n);
 void win_results_free(win_result *r, size_t n);          /* NULL-safe */
 
-/* Serializes the whole state (settings, watermark inputs, open windows) to out. */
+/* Serializes the whole state (settings, watermark inputs, open windows) to out. Readings added
+ * since the last advance count as advanced in the saved state (save at version boundaries). */
 void win_state_save(const win_state *w, st_buf *out);
 /* Replaces w's content with a state saved by win_state_save, read from the cursor; what
  * names the file for messages. ST_ERR_FORMAT when damaged; ST_ERR_ARG when the saved

@@ -86,25 +86,31 @@ def gold_rows(path) -> list[tuple]:
 
 def silver_in_order(table) -> list[dict]:
     """Silver rows in stream order: versions ascending, adds in commit order, rows in file order."""
+    from urllib.parse import unquote
     logs = sorted(pathlib.Path(table, "_delta_log").glob("*.json"))
     rows = []
     for lf in logs:
+        version = int(lf.stem)
         for line in lf.read_text().splitlines():
             a = json.loads(line).get("add")
             if a and a.get("dataChange", True):
-                from urllib.parse import unquote
                 t = pq.read_table(pathlib.Path(table, unquote(a["path"])),
                                   columns=["event_id", "sensor_id", "building_id", "floor", "room_id",
                                            "sensor_type", "value", "event_time"])
-                rows.extend(t.to_pylist())
+                rows.extend(dict(r, version=version) for r in t.to_pylist())
     return rows
 
 
 def replay(rows, width=MIN_US, lateness=2 * MIN_US):
-    """The documented window/watermark rule, independently: returns (windows, late event ids)."""
-    max_t = None
+    """The documented window/watermark rule, independently: returns (windows, late event ids).
+    The watermark (max event time - lateness) moves at the end of each Silver version."""
+    max_t, pending, version = None, None, None
     windows, late = {}, []
     for r in rows:
+        if r["version"] != version:
+            if pending is not None:
+                max_t = pending if max_t is None else max(max_t, pending)
+            version = r["version"]
         t = us(r["event_time"])
         s = (t // width) * width
         if max_t is not None and s + width <= max_t - lateness:
@@ -118,7 +124,7 @@ def replay(rows, width=MIN_US, lateness=2 * MIN_US):
         w[3] = max(w[3], r["value"])
         w[4] = min(w[4], t)
         w[5] = max(w[5], t)
-        max_t = t if max_t is None else max(max_t, t)
+        pending = t if pending is None else max(pending, t)
     return windows, late
 
 

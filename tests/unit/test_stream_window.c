@@ -39,6 +39,8 @@ static void test_basic(void)
     r = R("r02", "co2", 5 * S_US, 400);
     CHECK(win_state_add(w, &r, NULL) == WIN_ACCEPTED);
     CHECK(win_state_open_count(w) == 3);
+    CHECK(win_state_watermark(w) == INT64_MIN); /* moves only at the end of a version */
+    win_state_advance(w);
     CHECK(win_state_watermark(w) == 70 * S_US - 2 * MIN_US);
 
     win_result *res;
@@ -49,6 +51,9 @@ static void test_basic(void)
     /* t = 180 s: watermark 60 s closes window [0, 60) of both rooms */
     r = R("r01", "co2", 180 * S_US, 800);
     CHECK(win_state_add(w, &r, NULL) == WIN_ACCEPTED);
+    r = R("r01", "co2", 1 * S_US, 1); /* same version: judged against the old watermark */
+    CHECK(win_state_add(w, &r, NULL) == WIN_ACCEPTED);
+    win_state_advance(w);
     /* a reading for [0, 60) is now late; one for [60,120) at t = 61 s < W? W = 60 s: not late */
     r = R("r01", "co2", 59 * S_US, 1);
     CHECK(win_state_add(w, &r, NULL) == WIN_LATE);
@@ -58,8 +63,8 @@ static void test_basic(void)
     CHECK(n == 2);
     if (n == 2) {
         CHECK_STR(res[0].room_id, "r01");
-        CHECK(res[0].count == 2 && res[0].min == 500 && res[0].max == 700 && res[0].avg == 600);
-        CHECK(res[0].first_us == 10 * S_US && res[0].last_us == 50 * S_US);
+        CHECK(res[0].count == 3 && res[0].min == 1 && res[0].max == 700 && res[0].sum == 1201);
+        CHECK(res[0].first_us == 1 * S_US && res[0].last_us == 50 * S_US);
         CHECK(res[0].start_us == 0 && res[0].end_us == MIN_US);
         CHECK_STR(res[1].room_id, "r02");
         CHECK(res[1].count == 1 && res[1].sum == 400);
@@ -126,14 +131,16 @@ static void test_many(void)
         r = R(room, "co2", (int64_t)(i / 1000) * MIN_US + 1, i);
         CHECK(win_state_add(w, &r, NULL) == WIN_ACCEPTED);
     }
-    /* lateness 0: watermark = 4 min + 1 us: windows 0..3 closed */
+    /* lateness 0: watermark = 4 min + 1 us after the advance: windows 0..3 closed */
     CHECK(win_state_open_count(w) == 5000);
+    win_state_advance(w);
     win_state_take_closed(w, 0, &res, &n);
     CHECK(n == 4000 && win_state_open_count(w) == 1000);
     for (size_t i = 1; i < n; i++) CHECK(res[i - 1].start_us <= res[i].start_us);
     win_results_free(res, n);
     r = R("x", "co2", 10 * MIN_US, 0);
     win_state_add(w, &r, NULL);
+    win_state_advance(w);
     win_state_take_closed(w, 0, &res, &n);
     CHECK(n == 1000);
     for (size_t i = 1; i < n; i++) CHECK(strcmp(res[i - 1].room_id, res[i].room_id) < 0);
