@@ -237,7 +237,9 @@ def comparable(d: pathlib.Path):
 
 def test_kill9_restart_gives_identical_outputs(tmp_path, smarttech_bin, run_smarttech):
     """kill -9 at 5 random moments while Silver grows, restart each time: same Gold/alerts/quarantine."""
-    rng = random.Random(int(os.environ.get("GOLD_KILL_SEED", time.time())))
+    seed = int(os.environ.get("GOLD_KILL_SEED", time.time()))
+    print(f"kill moments from GOLD_KILL_SEED={seed}")  # shown on failure, to replay the same run
+    rng = random.Random(seed)
     silver = tmp_path / "silver"
     make_silver(smarttech_bin, silver, seed=21, rate=36, buildings=2, floors=2, rooms=3, events=36 * 60,
                 versions=2, fault_rate=0.03)
