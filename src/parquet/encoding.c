@@ -162,3 +162,68 @@ void pq_bool_pack(st_buf *out, const uint8_t *v, size_t n)
         if (v[i]) p[i >> 3] |= (uint8_t)(1u << (i & 7));
     out->len += nb;
 }
+
+/* Reads bw (<= 64) bits LSB-first starting at bit position pos of p. */
+static inline uint64_t get_bits(const uint8_t *p, size_t pos, int bw)
+{
+    uint64_t v = 0;
+    int got = 0;
+    size_t byte = pos >> 3;
+    int shift = (int)(pos & 7);
+    while (got < bw) {
+        uint64_t b = (uint64_t)(p[byte++] >> shift);
+        int take = 8 - shift;
+        v |= b << got;
+        got += take;
+        shift = 0;
+    }
+    return bw == 64 ? v : v & ((1ull << bw) - 1);
+}
+
+int pq_delta_decode(const uint8_t *in, size_t len, int width, void *out, size_t n, size_t *used)
+{
+    const uint8_t *p = in, *end = in + len;
+    uint64_t block, nmini, total, zz;
+    if (read_uleb(&p, end, &block) || read_uleb(&p, end, &nmini) || read_uleb(&p, end, &total) ||
+        read_uleb(&p, end, &zz))
+        return -1;
+    if (block == 0 || block % 128 || nmini == 0 || block % nmini || (block / nmini) % 32 || nmini > 4096 ||
+        block > (1u << 20) || total < n)
+        return -1;
+    uint64_t vpm = block / nmini;
+    uint64_t last = (zz >> 1) ^ (uint64_t)-(int64_t)(zz & 1);
+    size_t o = 0;
+    if (n == 0) {
+        *used = (size_t)(p - in);
+        if (total == 0) return 0;
+    }
+#define PUT(v) (width == 4 ? (void)(((int32_t *)out)[o++] = (int32_t)(uint32_t)(v)) : (void)(((int64_t *)out)[o++] = (int64_t)(v)))
+    if (n) PUT(last);
+    /* values still encoded in the stream (for *used) */
+    uint64_t remaining = total ? total - 1 : 0;
+    while (remaining > 0) {
+        uint64_t zmin;
+        if (read_uleb(&p, end, &zmin)) return -1;
+        uint64_t min_delta = (zmin >> 1) ^ (uint64_t)-(int64_t)(zmin & 1);
+        if ((uint64_t)(end - p) < nmini) return -1;
+        const uint8_t *widths = p;
+        p += nmini;
+        for (uint64_t m = 0; m < nmini && remaining > 0; m++) {
+            int bw = widths[m];
+            if (bw > width * 8) return -1;
+            uint64_t bytes = vpm * (uint64_t)bw / 8;
+            if (bytes > (uint64_t)(end - p)) return -1;
+            uint64_t cnt = remaining < vpm ? remaining : vpm;
+            for (uint64_t k = 0; k < cnt; k++) {
+                uint64_t d = bw ? get_bits(p, (size_t)(k * (uint64_t)bw), bw) : 0;
+                last = last + min_delta + d;
+                if (o < n) PUT(last);
+            }
+            remaining -= cnt;
+            p += bytes;
+        }
+    }
+#undef PUT
+    *used = (size_t)(p - in);
+    return o == n ? 0 : -1;
+}

@@ -27,6 +27,11 @@ void pq_rle_encode_i16(st_buf *out, const int16_t *values, size_t n, int bit_wid
 int pq_rle_decode_u32(const uint8_t *in, size_t len, int bit_width, uint32_t *out, size_t n);
 int pq_rle_decode_i16(const uint8_t *in, size_t len, int bit_width, int16_t *out, size_t n);
 
+/* Decodes a DELTA_BINARY_PACKED stream holding at least n values into out (width 4:
+ * int32_t, 8: int64_t; arithmetic wraps as the spec says). *used gets the bytes the stream
+ * occupies (so a following stream can be found). Returns 0, or -1 when malformed. O(n). */
+int pq_delta_decode(const uint8_t *in, size_t len, int width, void *out, size_t n, size_t *used);
+
 /* Packs n booleans (one byte each, 0/1) LSB-first into ceil(n/8) bytes appended to out. */
 void pq_bool_pack(st_buf *out, const uint8_t *v, size_t n);
 

@@ -223,6 +223,8 @@ typedef struct chunk_ctx {
     uint32_t dict_count;
     const uint8_t *dict_fixed;
     pq_bytes *dict_bytes;
+    const uint8_t *dba_prev;   /* DELTA_BYTE_ARRAY: previous value (prefixes span pages) */
+    size_t dba_prev_len;
     st_err *e;
 } chunk_ctx;
 
@@ -340,6 +342,72 @@ static st_code decode_values(chunk_ctx *c, int enc, const uint8_t *p, size_t len
         uint32_t *idx = (uint32_t *)ib->data;
         if (pq_rle_decode_u32(p + 4, n, 1, idx, nv)) return bad(c, "corrupt RLE booleans");
         for (size_t i = 0; i < nv; i++) o->values.boolean[at + i] = (uint8_t)idx[i];
+    } else if (enc == PQ_ENC_DELTA_BINARY_PACKED && (c->type == PQ_INT32 || c->type == PQ_INT64)) {
+        size_t used;
+        if (pq_delta_decode(p, len, (int)c->width, (uint8_t *)o->values.i32 + at * c->width, nv, &used))
+            return bad(c, "corrupt DELTA_BINARY_PACKED values");
+    } else if (enc == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY && c->type == PQ_BYTE_ARRAY) {
+        st_buf *ib = &c->r->idx;
+        st_buf_reset(ib);
+        st_buf_reserve(ib, nv * 4 + 4);
+        int32_t *lens = (int32_t *)ib->data;
+        size_t used;
+        if (pq_delta_decode(p, len, 4, lens, nv, &used)) return bad(c, "corrupt DELTA_LENGTH_BYTE_ARRAY lengths");
+        size_t off = used;
+        for (size_t i = 0; i < nv; i++) {
+            if (lens[i] < 0 || (size_t)lens[i] > len - off) return bad(c, "DELTA_LENGTH_BYTE_ARRAY value past the page end");
+            o->values.bytes[at + i].ptr = p + off;
+            o->values.bytes[at + i].len = (uint32_t)lens[i];
+            off += (size_t)lens[i];
+        }
+    } else if (enc == PQ_ENC_DELTA_BYTE_ARRAY && (c->type == PQ_BYTE_ARRAY || c->type == PQ_FIXED_LEN_BYTE_ARRAY)) {
+        st_buf *ib = &c->r->idx;
+        st_buf_reset(ib);
+        st_buf_reserve(ib, nv * 8 + 8);
+        int32_t *pre = (int32_t *)ib->data, *suf = pre + nv;
+        size_t u1, u2;
+        if (pq_delta_decode(p, len, 4, pre, nv, &u1) || pq_delta_decode(p + u1, len - u1, 4, suf, nv, &u2))
+            return bad(c, "corrupt DELTA_BYTE_ARRAY lengths");
+        size_t off = u1 + u2, total = 0, prev = c->dba_prev_len;
+        for (size_t i = 0; i < nv; i++) {
+            if (pre[i] < 0 || suf[i] < 0 || (size_t)pre[i] > prev || (size_t)suf[i] > len - off)
+                return bad(c, "DELTA_BYTE_ARRAY value out of range");
+            off += (size_t)suf[i];
+            prev = (size_t)pre[i] + (size_t)suf[i];
+            total += prev;
+            if (total > PQ_MAX_PAGE_BYTES * 4) return bad(c, "DELTA_BYTE_ARRAY values too large");
+        }
+        uint8_t *dst = arena_alloc(o, total), *w = dst;
+        const uint8_t *src = p + u1 + u2, *prevp = c->dba_prev;
+        for (size_t i = 0; i < nv; i++) {
+            if (pre[i]) memcpy(w, prevp, (size_t)pre[i]);
+            if (suf[i]) memcpy(w + pre[i], src, (size_t)suf[i]);
+            src += suf[i];
+            o->values.bytes[at + i].ptr = w;
+            o->values.bytes[at + i].len = (uint32_t)(pre[i] + suf[i]);
+            prevp = w;
+            w += pre[i] + suf[i];
+        }
+        if (nv) {
+            c->dba_prev = o->values.bytes[at + nv - 1].ptr;
+            c->dba_prev_len = o->values.bytes[at + nv - 1].len;
+        }
+    } else if (enc == PQ_ENC_BYTE_STREAM_SPLIT && c->type != PQ_BOOLEAN && c->type != PQ_BYTE_ARRAY &&
+               c->type != PQ_INT96) {
+        size_t k = c->width;
+        if (nv > len / k) return bad(c, "BYTE_STREAM_SPLIT values past the page end");
+        uint8_t *dst;
+        if (c->type == PQ_FIXED_LEN_BYTE_ARRAY) {
+            dst = arena_alloc(o, nv * k);
+            for (size_t i = 0; i < nv; i++) {
+                o->values.bytes[at + i].ptr = dst + i * k;
+                o->values.bytes[at + i].len = (uint32_t)k;
+            }
+        } else {
+            dst = (uint8_t *)o->values.i32 + at * k;
+        }
+        for (size_t b = 0; b < k; b++)
+            for (size_t i = 0; i < nv; i++) dst[i * k + b] = p[b * nv + i];
     } else {
         return st_err_set(c->e, ST_ERR_UNSUPPORTED, "%s: column '%s' uses encoding %s (%d), which is not supported",
                           c->r->name, c->col, enc_name(enc), enc);

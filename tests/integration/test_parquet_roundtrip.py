@@ -357,6 +357,25 @@ def test_our_reader_reads_pyarrow_files(tmp_path, run_smarttech, opts):
     assert by["ts"]["logical"] == "TIMESTAMP(MICROS,UTC)" and by["day"]["logical"] == "DATE"
 
 
+@pytest.mark.parametrize("page_version", ["1.0", "2.0"])
+def test_our_reader_reads_pyarrow_delta_and_split_encodings(tmp_path, run_smarttech, page_version):
+    n = 5000
+    table = pa.table({
+        "i32": pa.array([(i * 7919) % 100000 - 50000 if i % 11 else None for i in range(n)], pa.int32()),
+        "i64": pa.array([i * 2**40 - 2**62 if i % 3 else -2**63 for i in range(n)], pa.int64()),
+        "s": pa.array([f"prefix-common-{i // 10}-é{i}" if i % 7 else None for i in range(n)]),
+        "s2": pa.array([f"x{i % 13}" for i in range(n)]),
+        "f": pa.array([i * 0.5 if i % 5 else float("nan") for i in range(n)], pa.float64()),
+        "f32": pa.array([i * 0.25 for i in range(n)], pa.float32()),
+    })
+    enc = {"i32": "DELTA_BINARY_PACKED", "i64": "DELTA_BINARY_PACKED", "s": "DELTA_BYTE_ARRAY",
+           "s2": "DELTA_LENGTH_BYTE_ARRAY", "f": "BYTE_STREAM_SPLIT", "f32": "BYTE_STREAM_SPLIT"}
+    path = tmp_path / "enc.parquet"
+    pq.write_table(table, path, use_dictionary=False, column_encoding=enc, data_page_version=page_version,
+                   data_page_size=2000, row_group_size=3000)
+    assert_rows_equal(cat_rows(run_smarttech, path), as_cat_json(table))
+
+
 def test_our_reader_reads_pyarrow_nested(tmp_path, run_smarttech):
     table = pa.table({
         "id": pa.array([1, 2, 3, 4], pa.int64()),
