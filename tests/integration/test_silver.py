@@ -256,14 +256,17 @@ def test_spark_reads_silver_batch_and_stream(tmp_path, topic, run_smarttech):
 SPARK_CHECK = r'''
 import json, sys
 from pyspark.sql import SparkSession
-from delta import configure_spark_with_delta_pip
 path, ckpt = sys.argv[1], sys.argv[2]
 b = (SparkSession.builder.master("local[2]").appName("silver-check")
      .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
      .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
      .config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false")
      .config("spark.driver.memory", "1g"))
-spark = configure_spark_with_delta_pip(b).getOrCreate()
+# delta-spark 4.4.1's jar is not on Maven Central; 4.4.0 is the same Delta line for Spark 4.2
+b = (b.config("spark.jars.packages", "io.delta:delta-spark_4.2_2.13:4.4.0")
+      .config("spark.jars.excludes", "org.apache.logging.log4j:log4j-api,org.apache.logging.log4j:log4j-core,"
+                                     "org.apache.logging.log4j:log4j-slf4j2-impl,org.slf4j:slf4j-api"))
+spark = b.getOrCreate()
 spark.sparkContext.setLogLevel("ERROR")
 df = spark.read.format("delta").load(path)
 batch_count = df.count()
