@@ -447,7 +447,7 @@ static st_code run_batch(gold_job *j, int64_t from, int64_t to, int flush, st_er
     gold_state_prune(j->c->checkpoint, newpos, prev);
     j->st.batches++;
     j->st.last_batch_us = st_monotonic_us() - t0;
-    kafka_send(j, 2000, 0);
+    kafka_send(j, 0, 0); /* never stall the stream on Kafka: delivery is checked again next batch */
     refresh_stats(j);
     if (j->cb) j->cb(&j->st, "batch", j->opaque);
     return ST_OK;
@@ -511,7 +511,7 @@ static st_code setup_kafka(gold_job *j, st_err *e)
     kafka_admin *a = NULL;
     st_err we;
     if (kafka_admin_new(&a, j->c->brokers, j->c->props, &we) == ST_OK) {
-        if (kafka_admin_topic_create(a, j->c->alerts_topic, 1, 1, 15000, NULL, &we) != ST_OK)
+        if (kafka_admin_topic_create(a, j->c->alerts_topic, 1, 1, 5000, NULL, &we) != ST_OK)
             warn(j, we.msg);
     } else {
         warn(j, we.msg);
@@ -598,7 +598,7 @@ st_code gold_job_run(const gold_config *c, const volatile sig_atomic_t *stop, go
         rc = run_batch(j, gold_pos_version(lo) + 1, gold_pos_version(hi), gold_pos_flushed(hi), e);
         if (rc) goto done;
     }
-    kafka_send(j, 2000, 0); /* alerts a crash kept from being delivered */
+    kafka_send(j, 0, 0); /* alerts a crash kept from being delivered */
 
     int64_t target = latest; /* with once: what was there at start */
     while (!stopping(j)) {

@@ -91,3 +91,26 @@ def test_co2_episode_delta_only_with_default_rules(tmp_path, run_smarttech, smar
     # no alert storm: every alert id appears at most once per state
     rows = read_rows(tmp_path / "alerts")
     assert len({(r["alert_id"], r["state"]) for r in rows}) == len(rows)
+
+
+def test_kafka_alerts_are_not_lost_while_the_broker_is_unreachable(tmp_path, run_smarttech, smarttech_bin,
+                                                                    kafka_broker, unique_topic, kafka_consume):
+    """At least once: alerts committed to Delta while Kafka is unreachable stay in the checkpoint's
+    outbox and are delivered by the next run that reaches the broker."""
+    episode_silver(tmp_path, smarttech_bin)
+    topic = unique_topic("alerts")
+    summary = tmp_path / "s.json"
+    cp = run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--brokers", "localhost:1",
+                                  "--alerts-topic", topic, "--once", "--flush", "--summary-json", summary))
+    s = json.loads(summary.read_text())
+    assert s["kafka"]["pending"] == 2 and s["kafka"]["delivered"] == 0, cp.stderr
+    assert "not yet delivered" in cp.stderr
+    check_delta_alerts(read_rows(tmp_path / "alerts"))
+    # next run: no new Silver data, but the outbox is delivered
+    run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--brokers", kafka_broker,
+                             "--alerts-topic", topic, "--once", "--flush", "--summary-json", summary))
+    s = json.loads(summary.read_text())
+    assert s["kafka"]["pending"] == 0 and s["kafka"]["delivered"] == 2
+    msgs = [json.loads(m.value) for m in kafka_consume(topic)]
+    assert [m["state"] for m in msgs] == ["open", "close"]
+    assert len(read_rows(tmp_path / "alerts")) == 2  # Delta untouched by the resend
