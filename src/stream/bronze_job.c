@@ -32,6 +32,7 @@ struct bronze_job {
     iot_arena *arena;
     int64_t last_batch;
     int64_t next_ready_us; /* monotonic time a pending file may settle, 0 if none */
+    int must_recover;      /* a step failed after its batch log was written */
     bronze_job_stats stats;
 };
 
@@ -115,7 +116,10 @@ static st_code commit_logged(bronze_job *j, const bronze_batch_log *l, bronze_ba
         if ((rc = delta_table_commit(j->quar, &p, &st->quarantine_version, e)))
             return st_err_wrap(e, "batch %" PRId64 ": committing quarantine", l->batch);
     }
-    if (crash == 2) return st_err_set(e, ST_ERR_INTERRUPTED, "test crash after the quarantine commit");
+    if (crash == 2) {
+        j->cfg.test_crash_at = 0; /* one shot */
+        return st_err_set(e, ST_ERR_INTERRUPTED, "test crash after the quarantine commit");
+    }
     int64_t b = delta_snapshot_txn_version(delta_table_snapshot(j->bronze), j->cfg.app_id);
     if (b < l->batch) {
         if ((rc = check_adds(delta_table_path(j->bronze), &l->bronze_adds, l->batch, e))) return rc;
@@ -354,6 +358,11 @@ st_code bronze_job_step(bronze_job *j, int *ran, int *more, size_t *pending, st_
     st_code rc;
     int64_t t0 = st_monotonic_us();
 
+    /* A batch whose log exists must be finished (exactly as logged) before a new one. */
+    if (j->must_recover) {
+        if ((rc = recover(j, e))) goto done;
+        j->must_recover = 0;
+    }
     int64_t next_us = 0;
     if ((rc = file_source_poll(j->src, t0, &ready, &pending_, &next_us, e))) goto done;
     j->next_ready_us = next_us;
@@ -447,17 +456,21 @@ st_code bronze_job_step(bronze_job *j, int *ran, int *more, size_t *pending, st_
     }
     abandon(j); /* rows are in the data files now */
     if ((rc = bronze_ckpt_write_log(j->ck, &log, e))) goto fail;
+    j->must_recover = 1;
     if (j->cfg.test_crash_at == 1) {
+        j->cfg.test_crash_at = 0;
         rc = st_err_set(e, ST_ERR_INTERRUPTED, "test crash after the batch log");
         goto fail;
     }
     if ((rc = commit_logged(j, &log, &st, e))) goto fail;
     j->last_batch = log.batch;
     if (j->cfg.test_crash_at == 3) {
+        j->cfg.test_crash_at = 0;
         rc = st_err_set(e, ST_ERR_INTERRUPTED, "test crash after the bronze commit");
         goto fail;
     }
     if ((rc = bronze_ckpt_record(j->ck, &log, e))) goto fail;
+    j->must_recover = 0;
     for (size_t i = 0; i < npicks; i++) file_source_mark_done(j->src, picks[i].f);
     /* Skipped duplicates were marked above; in-batch duplicates too. */
     st.duration_us = st_monotonic_us() - t0;

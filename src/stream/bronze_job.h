@@ -72,9 +72,9 @@ typedef struct bronze_config {
     bronze_progress_fn on_batch; /* may be NULL */
     bronze_warning_fn on_warning;/* may be NULL: unreadable files and the like */
     void *user;
-    int test_crash_at;           /* tests only: 1/2/3 = step returns ST_ERR_INTERRUPTED right
-                                    after the batch log / quarantine commit / bronze commit, as
-                                    if killed there (destroy the job and open a new one) */
+    int test_crash_at;           /* tests only: 1/2/3 = the next batch stops with
+                                    ST_ERR_INTERRUPTED right after its batch log / quarantine
+                                    commit / bronze commit, as if killed there (once) */
 } bronze_config;
 
 void bronze_config_init(bronze_config *c);
@@ -89,7 +89,9 @@ void bronze_job_destroy(bronze_job *j); /* NULL-safe */
 
 /* One trigger: poll, and if files are ready run one batch. *ran = 1 when a batch was
  * committed; *more = 1 when ready files were left for another batch (backlog);
- * *pending = files not settled yet. Any of the out pointers may be NULL. */
+ * *pending = files not settled yet. Any of the out pointers may be NULL.
+ * After a failure the job stays usable: a batch whose log was written is finished
+ * (as logged) at the start of the next step, before any new batch. */
 st_code bronze_job_step(bronze_job *j, int *ran, int *more, size_t *pending, st_err *e);
 
 /* Loops over steps: a backlog is drained batch after batch; otherwise it waits

@@ -222,6 +222,38 @@ static void test_crash_points(void)
     }
 }
 
+/* The same job goes on after a failed step: the logged batch is finished first. */
+static void test_same_job_after_failure(void)
+{
+    for (int crash = 1; crash <= 3; crash++) {
+        char name[32];
+        snprintf(name, sizeof name, "again-%d.json", crash);
+        write_lines(name, 3, 2);
+        tstate b = table_state(out_path, "bronze-files"), q = table_state(q_path, "bronze-files-quarantine");
+        int calls = 0;
+        bronze_config c;
+        config(&c, &calls);
+        c.test_crash_at = crash;
+        st_err e;
+        bronze_job *j = NULL;
+        CHECK(bronze_job_new(&c, &j, &e) == ST_OK);
+        if (!j) continue;
+        CHECK(bronze_job_run(j, &e) == ST_ERR_INTERRUPTED);
+        snprintf(name, sizeof name, "again-%d-b.json", crash);
+        write_lines(name, 1, 1);
+        CHECK(bronze_job_run(j, &e) == ST_OK);
+        bronze_job_stats st;
+        bronze_job_stats_get(j, &st);
+        CHECK_MSG(st.recovered_batches == (crash < 3), "crash %d", crash);
+        bronze_job_destroy(j);
+        tstate b2 = table_state(out_path, "bronze-files"), q2 = table_state(q_path, "bronze-files-quarantine");
+        CHECK_MSG(b2.version == b.version + 2 && b2.records == b.records + 4 && b2.txn == b.txn + 2,
+                  "crash %d: bronze v%lld->%lld records %lld->%lld", crash, (long long)b.version,
+                  (long long)b2.version, (long long)b.records, (long long)b2.records);
+        CHECK(q2.version == q.version + 2 && q2.records == q.records + 3 && q2.txn == b2.txn);
+    }
+}
+
 static void test_batching(void)
 {
     for (int i = 0; i < 7; i++) {
@@ -264,6 +296,7 @@ int main(void)
     CHECK(st_mkdirs(in_dir, NULL) == ST_OK);
     test_first_run();
     test_crash_points();
+    test_same_job_after_failure();
     test_batching();
     test_lock_and_mismatch();
     st_err e;
