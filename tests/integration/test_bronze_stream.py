@@ -188,3 +188,24 @@ def test_big_file_copied_slowly(smarttech_bin, tmp_path):
     lines = t.column("source_line").to_pylist()
     assert sorted(lines) == list(range(1, n + 1))
     assert len(set(t.column("event_id").to_pylist())) == n
+
+
+def test_sigterm_lock_and_usage(smarttech_bin, run_smarttech, tmp_path):
+    """SIGTERM stops the job cleanly (exit 0); a second job on the same checkpoint is refused
+    while the first runs; bad options are usage errors (exit 2)."""
+    d = dirs(tmp_path)
+    p = start(smarttech_bin, d, "--trigger", "200ms", log=tmp_path / "bronze.log")
+    try:
+        wait_for(lambda: (d["output"] / "_delta_log").exists(), 30, "the bronze table", p)
+        cp = run_smarttech(*args(d, "--once"), check=False)
+        assert cp.returncode == 1 and "in use" in cp.stderr, cp.stderr
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=30)
+    assert rc == 0, (tmp_path / "bronze.log").read_text()
+    assert "stopped" in (tmp_path / "bronze.log").read_text()
+    for bad in (["--trigger", "soon"], ["--max-files-per-batch", "-3"], ["--what"], ["extra-arg"]):
+        cp = run_smarttech(*args(d, *bad), check=False)
+        assert cp.returncode == 2, (bad, cp.stderr)
+    cp = run_smarttech("bronze", "--help")
+    assert "--settle" in cp.stdout and "--max-files-per-batch" in cp.stdout
