@@ -588,6 +588,13 @@ st_code gold_job_run(const gold_config *c, const volatile sig_atomic_t *stop, go
         if (j->tpos[i] > hi) hi = j->tpos[i];
     }
     if ((rc = st_mkdirs(c->checkpoint, e))) goto done;
+    if (hi == j->fresh_pos) {
+        /* nothing committed yet: whatever the checkpoint holds belongs to an older run */
+        char *sent = st_path_join(c->checkpoint, "kafka-sent");
+        remove(sent);
+        free(sent);
+        gold_state_prune(c->checkpoint, j->fresh_pos, j->fresh_pos);
+    }
     if ((rc = setup_kafka(j, e))) goto done;
     if ((rc = state_load(j, lo, e))) goto done;
     refresh_stats(j);
