@@ -117,6 +117,8 @@ static void write_chunk(tc_writer *w, const pq_schema *s, int leaf, const pq_chu
         if (c->min && c->max) {
             tc_field_binary(w, 5, c->max, c->max_len);
             tc_field_binary(w, 6, c->min, c->min_len);
+            tc_field_bool(w, 7, 1);                       /* is_max_value_exact: never truncated */
+            tc_field_bool(w, 8, 1);                       /* is_min_value_exact */
         }
         tc_struct_end(w);
     }

@@ -18,6 +18,15 @@
  *
  * Errors: every fallible call returns an st_code and fills st_err with a message
  * naming the file. Nothing here calls exit() or prints.
+ *
+ * What is written: data pages v1; PLAIN, RLE_DICTIONARY (PLAIN fallback per column chunk),
+ * RLE levels; UNCOMPRESSED/SNAPPY/ZSTD; LogicalType plus the legacy ConvertedType; chunk
+ * statistics (null_count, min_value/max_value in TYPE_ORDER, declared by column_orders).
+ * What is read: data pages v1 and v2, dictionary pages; PLAIN, PLAIN_/RLE_DICTIONARY, RLE
+ * booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY,
+ * BYTE_STREAM_SPLIT; UNCOMPRESSED/SNAPPY/GZIP/ZSTD/LZ4_RAW. Encryption, external column
+ * chunks, LZO/BROTLI/LZ4(hadoop) and BIT_PACKED levels give ST_ERR_UNSUPPORTED.
+ * Objects are not thread-safe: use one writer or reader per thread.
  */
 #ifndef ST_PARQUET_H
 #define ST_PARQUET_H
