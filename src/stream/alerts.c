@@ -54,6 +54,7 @@ void alert_list_free(alert_list *l)
     l->cap = 0;
 }
 
+/* Appends a zeroed alert to the list and returns it. Amortised O(1). */
 static alert_event *list_push(alert_list *l)
 {
     if (l->count == l->cap) {
@@ -65,6 +66,7 @@ static alert_event *list_push(alert_list *l)
     return a;
 }
 
+/* Appends ,"key":"<ISO-8601 UTC>". */
 static void json_time(st_buf *out, const char *key, int64_t us)
 {
     char t[48];
@@ -73,6 +75,7 @@ static void json_time(st_buf *out, const char *key, int64_t us)
     st_buf_append_json_str(out, t, n);
 }
 
+/* Appends [,]"key":"<s escaped>". */
 static void json_str(st_buf *out, const char *key, const char *s, int first)
 {
     st_buf_printf(out, "%s\"%s\":", first ? "" : ",", key);
@@ -110,6 +113,7 @@ alert_engine *alert_engine_new(const alert_rules *rules)
     return a;
 }
 
+/* Frees every (rule, subject) entry; the engine is then empty. */
 static void clear_entries(alert_engine *a)
 {
     for (size_t i = 0; i < a->nbuckets; i++) {
@@ -136,12 +140,14 @@ void alert_engine_destroy(alert_engine *a)
 
 size_t alert_engine_open_count(const alert_engine *a) { return a->open; }
 
+/* Hash of (rule index, subject). */
 static uint64_t entry_hash(size_t rule, const char *subject, size_t n)
 {
     uint64_t h = binio_fnv64(subject, n);
     return (h ^ (uint64_t)rule) * 0x9E3779B97F4A7C15ULL;
 }
 
+/* Links an entry, doubling the bucket array when the load passes 1. */
 static void insert_entry(alert_engine *a, alert_entry *x)
 {
     if (a->count >= a->nbuckets) {
@@ -192,6 +198,7 @@ typedef struct subject_info {
     int64_t event_time_us;
 } subject_info;
 
+/* Appends one open/close row for entry x, with the value and time of s. */
 static void emit(alert_list *out, const alert_rule *rule, const alert_entry *x, const char *state,
                  const subject_info *s, double bound, int64_t detection_us)
 {
@@ -245,6 +252,7 @@ static void step(alert_engine *a, alert_entry *x, const alert_rule *rule, const 
     }
 }
 
+/* The rule applies to sensor type t[0..n). */
 static int type_is(const alert_rule *rule, const char *t, size_t n)
 {
     return strlen(rule->sensor_type) == n && !memcmp(rule->sensor_type, t, n);

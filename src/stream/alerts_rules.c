@@ -63,6 +63,7 @@ static int tokenize(char *line, char **tok, int max)
     return n;
 }
 
+/* A rule name / sensor type: 1..max-1 chars of letters, digits, _ - . */
 static int valid_name(const char *s, size_t max)
 {
     size_t n = strlen(s);

@@ -76,8 +76,10 @@ void gold_config_init(gold_config *c)
     c->wait_for_silver_us = -1;
 }
 
+/* 1 once the caller's stop flag is set (NULL flag: never). */
 static int stopping(const gold_job *j) { return j->stop && *j->stop; }
 
+/* Records a non-fatal problem in the stats (truncated to fit) and reports it. */
 static void warn(gold_job *j, const char *msg)
 {
     size_t n = strlen(msg);
@@ -87,6 +89,7 @@ static void warn(gold_job *j, const char *msg)
     if (j->cb) j->cb(&j->st, "warning", j->opaque);
 }
 
+/* Copies the live numbers (positions, windows, alerts, Kafka counters) into the stats. O(1). */
 static void refresh_stats(gold_job *j)
 {
     j->st.silver_version = gold_pos_version(j->pos);
@@ -117,6 +120,7 @@ static void outbox_clear(gold_job *j)
     j->nout = j->produced_upto = 0;
 }
 
+/* Queues one alert message of batch pos; key is copied, json_owned taken over. */
 static void outbox_push(gold_job *j, int64_t pos, const char *key, char *json_owned)
 {
     if (j->nout == j->capout) {
@@ -126,6 +130,7 @@ static void outbox_push(gold_job *j, int64_t pos, const char *key, char *json_ow
     j->outbox[j->nout++] = (outbox_item){pos, st_xstrdup(key), json_owned};
 }
 
+/* Appends the job's whole state (counters, windows, alerts, outbox) to b. O(state size). */
 static void state_serialize(const gold_job *j, st_buf *b)
 {
     binio_put_u32(b, BODY_MAGIC);
@@ -214,6 +219,7 @@ static st_code need_value(const delta_source_pos *pos, const delta_source_value 
     return ST_OK;
 }
 
+/* Appends "k":"s" (s JSON-escaped). */
 static void json_kv(st_buf *b, const char *k, const char *s, size_t n)
 {
     st_buf_printf(b, "\"%s\":", k);
@@ -254,6 +260,7 @@ static void quarantine_late(gold_job *j, const delta_source_pos *pos, const delt
     free(file);
 }
 
+/* One Silver row: to its window (or quarantine when late) and to the consecutive alert rules. */
 static st_code on_row(void *ctx, const delta_source_pos *pos, const delta_source_value *v, st_err *e)
 {
     gold_job *j = ctx;
@@ -291,6 +298,7 @@ static st_code on_version(void *ctx, int64_t version, st_err *e)
     return ST_OK;
 }
 
+/* Days since 1970-01-01 of a UTC microsecond time (floor, also before 1970). */
 static int32_t days_of(int64_t us)
 {
     int64_t d = 86400LL * 1000000;
@@ -299,6 +307,7 @@ static int32_t days_of(int64_t us)
     return (int32_t)q;
 }
 
+/* One closed window as a gold_room_1m row (TABLE_GOLD column order). */
 static void append_gold_row(delta_batch *b, const win_result *w)
 {
     delta_batch_append_long(b, GOLD_WINDOW_START, w->start_us);
@@ -316,6 +325,7 @@ static void append_gold_row(delta_batch *b, const win_result *w)
     delta_batch_append_int(b, GOLD_WINDOW_DATE, days_of(w->start_us));
 }
 
+/* One alert as an alerts_delta row (TABLE_ALERTS column order). */
 static void append_alert_row(delta_batch *b, const alert_event *a)
 {
     delta_batch_append_string(b, ALERT_ALERT_ID, a->alert_id, strlen(a->alert_id));
@@ -494,6 +504,7 @@ static st_code wait_for_silver(gold_job *j, int64_t *latest, st_err *e)
     }
 }
 
+/* Rejects impossible option values with a message naming the option. */
 static st_code check_config(const gold_config *c, st_err *e)
 {
     if (c->window_us <= 0) return st_err_set(e, ST_ERR_ARG, "--window must be positive");
@@ -505,6 +516,8 @@ static st_code check_config(const gold_config *c, st_err *e)
     return ST_OK;
 }
 
+/* Creates the alerts topic if missing (a failure is only a warning: the producer keeps
+ * retrying) and the producer. No-op without brokers. */
 static st_code setup_kafka(gold_job *j, st_err *e)
 {
     if (!j->c->brokers || !*j->c->brokers) return ST_OK;
@@ -520,6 +533,7 @@ static st_code setup_kafka(gold_job *j, st_err *e)
     return kafka_producer_new(&j->producer, j->c->brokers, j->c->alerts_topic, j->c->props, e);
 }
 
+/* Releases everything the job holds. Undelivered alerts stay in the last state file. */
 static void job_free(gold_job *j)
 {
     kafka_producer_destroy(j->producer); /* undelivered alerts stay in the state file's outbox */

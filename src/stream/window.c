@@ -31,6 +31,7 @@ static int64_t window_start(int64_t t, int64_t w)
     return t - m;
 }
 
+/* FNV-1a step over n bytes, then a separator. */
 static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
     const uint8_t *s = p;
@@ -41,6 +42,7 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
     return h ^ 0xff; /* separator so ("ab","c") != ("a","bc") */
 }
 
+/* Hash of a window key (building, floor, room, type, start). O(key length). */
 static uint64_t key_hash(const char *b, size_t bl, int32_t floor, const char *r, size_t rl, const char *t,
                          size_t tl, int64_t start)
 {
@@ -53,6 +55,7 @@ static uint64_t key_hash(const char *b, size_t bl, int32_t floor, const char *r,
     return h;
 }
 
+/* a (NUL-terminated) equals b[0..bl). */
 static int str_eq(const char *a, const char *b, size_t bl) { return strlen(a) == bl && !memcmp(a, b, bl); }
 
 win_state *win_state_new(int64_t width_us, int64_t lateness_us)
@@ -68,6 +71,7 @@ win_state *win_state_new(int64_t width_us, int64_t lateness_us)
     return w;
 }
 
+/* Frees the strings a win_result owns. */
 static void result_free_strings(win_result *r)
 {
     free(r->building_id);
@@ -142,6 +146,7 @@ static void maybe_grow(win_state *w)
     w->nbuckets = nb;
 }
 
+/* Links a new entry into its bucket (growing the table first if needed). */
 static void insert_entry(win_state *w, win_entry *x)
 {
     maybe_grow(w);
@@ -196,6 +201,7 @@ win_verdict win_state_add(win_state *w, const win_reading *r, int64_t *window_st
     return WIN_ACCEPTED;
 }
 
+/* Order of emitted windows: start, building, floor, room, sensor type. */
 static int result_cmp(const void *pa, const void *pb)
 {
     const win_result *a = pa, *b = pb;
@@ -246,6 +252,7 @@ void win_results_free(win_result *r, size_t n)
     free(r);
 }
 
+/* Writes a C string (NULL as empty). */
 static void put_cstr(st_buf *b, const char *s) { binio_put_str(b, s, s ? strlen(s) : 0); }
 
 void win_state_save(const win_state *w, st_buf *out)
