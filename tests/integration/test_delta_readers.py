@@ -332,3 +332,31 @@ def test_string_partitions_with_odd_characters(spark, tmp_path):
     assert sorted(con.execute(DUCK_SELECT.format(src=f"delta_scan('{path}')")).fetchall()) == want
     got, _ = spark_rows(spark, path)
     assert got == want
+
+
+# ------------------------------------------------------------------------------ interop
+
+def test_spark_appends_and_deletes_then_we_continue(spark, tmp_path):
+    """Spark writes commits (appends, a DELETE with remove actions) and its own checkpoint at
+    version 10; our snapshot from Spark's checkpoint equals our JSON replay and Spark's count, and
+    our writer then appends on top (Spark reads it)."""
+    path = tmp_path / "t"
+    run_tool("create", path)
+    run_tool("append", path, "--commits", 5, "--rows", 10, "--app", "w")
+    df = spark.read.format("delta").load(str(path)).limit(3)
+    for _ in range(6):
+        df.write.format("delta").mode("append").save(str(path))
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE event_date = '2026-05-27'")
+    spark_count = spark.read.format("delta").load(str(path)).count()
+    assert (path / "_delta_log" / f"{10:020d}.checkpoint.parquet").exists()
+    a, b = our_snapshot(path), our_snapshot(path, "--no-checkpoint")
+    assert a["checkpoint_version"] == 10
+    assert a["state"] == b["state"]
+    assert len(a["state"]["tombstones"]) > 0
+    info = json.loads(subprocess.run([str(smarttech_path()), "table", "info", str(path), "--json"],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert info["version"] == 12 and info["num_rows"] == spark_count
+    run_tool("append", path, "--commits", 2, "--rows", 10, "--app", "w2", "--start-id", 1000)
+    assert spark.read.format("delta").load(str(path)).count() == spark_count + 20
+    assert spark_version(spark, path) == 14
+    assert deltalake.DeltaTable(str(path)).to_pyarrow_table().num_rows == spark_count + 20
