@@ -303,3 +303,35 @@ def test_silver_delete_is_refused(tmp_path, run_smarttech, smarttech_bin):
     (log / f"{2:020d}.json").write_text(json.dumps(ci) + "\n" + json.dumps(rm) + "\n")
     cp = run_smarttech(*gold_args(tmp_path, "--once"), check=False)
     assert cp.returncode == 1 and "appends only" in cp.stderr and "version 2" in cp.stderr
+
+
+def test_flush_only_batch_and_later_input(tmp_path, run_smarttech, smarttech_bin):
+    """--once --flush with no new Silver version commits a flush-only batch (txn appId .../flush);
+    running it again changes nothing; input arriving later for a flushed window is late."""
+    # 3.5 simulated minutes: the flush closes the half-filled window [3 min, 4 min)
+    make_silver(smarttech_bin, tmp_path / "silver", seed=8, rate=12, events=12 * 210, versions=2)
+    run_smarttech(*gold_args(tmp_path, "--once"))
+    n_before = len(gold_rows(tmp_path / "gold"))
+    summary = tmp_path / "s.json"
+    run_smarttech(*gold_args(tmp_path, "--once", "--flush", "--summary-json", summary))
+    s = json.loads(summary.read_text())
+    assert s["flushed"] and s["windows_open"] == 0 and s["batches"] == 1
+    windows, late = replay(silver_in_order(tmp_path / "silver"))
+    assert len(gold_rows(tmp_path / "gold")) == len(windows) > n_before
+    silver_id = deltalake.DeltaTable(str(tmp_path / "silver")).metadata().id
+    last = sorted((tmp_path / "gold" / "_delta_log").glob("*.json"))[-1].read_text()
+    assert f'"appId":"gold/{silver_id}/flush"' in last.replace(" ", "")
+    v = deltalake.DeltaTable(str(tmp_path / "gold")).version()
+    run_smarttech(*gold_args(tmp_path, "--once", "--flush"))
+    assert deltalake.DeltaTable(str(tmp_path / "gold")).version() == v
+    # the next simulated minute: its readings before 4 min fall in the flushed window: late
+    flushed_end = max(g[11] for g in gold_rows(tmp_path / "gold"))
+    make_silver(smarttech_bin, tmp_path / "silver", seed=8, rate=12, from_event=12 * 210, events=12 * 60,
+                versions=1)
+    run_smarttech(*gold_args(tmp_path, "--once", "--flush", "--summary-json", summary))
+    s = json.loads(summary.read_text())
+    new_rows = [r for r in silver_in_order(tmp_path / "silver") if r["version"] == 3]
+    expect_late = [r["event_id"] for r in new_rows if (us(r["event_time"]) // MIN_US + 1) * MIN_US <= flushed_end]
+    assert len(expect_late) == 12 * 30
+    assert s["rows_late"] == len(expect_late)
+    assert sorted(json.loads(r["raw"])["event_id"] for r in read_rows(tmp_path / "quarantine")) == sorted(expect_late)
