@@ -27,6 +27,7 @@ struct dedup_state {
     entry *pending;
     size_t npending, cappending;
     int64_t last_offset;
+    int64_t evicted_wm;     /* watermark of the last eviction pass */
     size_t log_entries;     /* entries written in the log file (dead or alive) */
 };
 
@@ -71,6 +72,7 @@ dedup_state *dedup_state_new(const char *path, int64_t delay_us)
     d->slots = st_xcalloc(d->cap, sizeof(entry));
     d->max_time = INT64_MIN;
     d->last_offset = -1;
+    d->evicted_wm = INT64_MIN;
     return d;
 }
 
@@ -226,8 +228,13 @@ st_code dedup_state_save_batch(dedup_state *d, int64_t end_offset, st_err *e)
     d->log_entries += d->npending;
     d->npending = 0;
     d->last_offset = end_offset;
+    /* An eviction pass rebuilds the table (O(live)): do it when the watermark has moved by an
+     * eighth of the delay, so ids live at most delay * 9/8 and a batch rarely pays for it. */
     int64_t wm = dedup_state_watermark(d);
-    if (wm != INT64_MIN) rehash(d, d->cap, wm, NULL, 0);
+    if (wm != INT64_MIN && (d->evicted_wm == INT64_MIN || wm - d->evicted_wm >= d->delay_us / 8)) {
+        rehash(d, d->cap, wm, NULL, 0);
+        d->evicted_wm = wm;
+    }
     if (d->log_entries > 4 * d->live + 65536) return compact(d, e);
     return ST_OK;
 }
@@ -280,5 +287,6 @@ st_code dedup_state_load(dedup_state *d, int64_t committed_offset, st_err *e)
         return st_err_set(e, ST_ERR_IO, "cannot truncate dedup state %s: %s", d->path, strerror(errno));
     int64_t wm = dedup_state_watermark(d);
     if (wm != INT64_MIN) rehash(d, d->cap, wm, NULL, 0);
+    d->evicted_wm = wm;
     return ST_OK;
 }

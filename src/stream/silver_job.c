@@ -339,12 +339,12 @@ static st_code resync(job *j, st_err *e)
     return rc;
 }
 
-static void add_raw_value(delta_batch *b, const char *v, size_t len)
+static void add_raw_value(delta_batch *b, const char *v, size_t len, int utf8)
 {
     if (!v) {
         delta_batch_append_null(b, BK_VALUE);
         delta_batch_append_null(b, BK_VALUE_BASE64);
-    } else if (table_utf8_valid(v, len)) {
+    } else if (utf8) {
         delta_batch_append_string(b, BK_VALUE, v, len);
         delta_batch_append_null(b, BK_VALUE_BASE64);
     } else {
@@ -375,7 +375,22 @@ static void build_rows(job *j, const recbuf *rb, int64_t ingest_us, int64_t **la
         int64_t ts_ms = m->ts_ms;
         const char *key = m->has_key ? (const char *)rb->data.data + m->key_off : NULL;
         const char *payload = m->has_value ? (const char *)rb->data.data + m->val_off : NULL;
-        if (o >= ps->off[T_BRONZE]) {
+        int need_silver = o >= ps->off[T_SILVER], need_quar = o >= ps->off[T_QUAR];
+        int need_bronze = o >= ps->off[T_BRONZE];
+        iot_event ev;
+        iot_result res;
+        iot_reason r = IOT_OK;
+        if (need_silver || need_quar || need_bronze) {
+            po.now_us = ts_ms >= 0 ? ts_ms * 1000 : ingest_us;
+            if (!payload) {
+                r = IOT_REASON_COUNT;
+                res.name = "empty_value";
+                snprintf(res.detail, sizeof res.detail, "the Kafka record has no value (tombstone)");
+            } else {
+                r = iot_event_parse(payload, m->val_len, &po, j->arena, &ev, &res);
+            }
+        }
+        if (need_bronze) {
             delta_batch *b = j->batches[T_BRONZE];
             delta_batch_append_string(b, BK_TOPIC, c->topic, tl);
             delta_batch_append_int(b, BK_PARTITION, m->partition);
@@ -388,24 +403,15 @@ static void build_rows(job *j, const recbuf *rb, int64_t ingest_us, int64_t **la
                 delta_batch_append_string(b, BK_KEY, key, m->key_len);
             else
                 delta_batch_append_null(b, BK_KEY);
-            add_raw_value(b, payload, m->val_len);
+            /* the parser checks UTF-8 of the whole value first: only these two verdicts leave it unknown */
+            int utf8 = payload && (r == IOT_LINE_TOO_LONG || r == IOT_INVALID_UTF8 || r == IOT_REASON_COUNT
+                                       ? table_utf8_valid(payload, m->val_len)
+                                       : 1);
+            add_raw_value(b, payload, m->val_len, utf8);
             delta_batch_append_long(b, BK_INGEST_TIME, ingest_us);
             j->st->bronze_rows++;
-            j->st->last_batch_in++;
         }
-        int need_silver = o >= ps->off[T_SILVER], need_quar = o >= ps->off[T_QUAR];
         if (need_silver || need_quar) {
-            iot_event ev;
-            iot_result res;
-            iot_reason r;
-            po.now_us = ts_ms >= 0 ? ts_ms * 1000 : ingest_us;
-            if (!payload) {
-                r = IOT_REASON_COUNT;
-                res.name = "empty_value";
-                snprintf(res.detail, sizeof res.detail, "the Kafka record has no value (tombstone)");
-            } else {
-                r = iot_event_parse(payload, m->val_len, &po, j->arena, &ev, &res);
-            }
             if (r == IOT_OK) {
                 if (need_silver) {
                     uint64_t h = dedup_hash(ev.event_id.ptr, ev.event_id.len);
@@ -526,6 +532,7 @@ static st_code process_batch(job *j, recbuf *rb, st_err *e)
     int64_t *lat;
     size_t nlat;
     j->st->events_in += rb->n;
+    j->st->last_batch_in = rb->n;
     build_rows(j, rb, ingest_us, &lat, &nlat);
     st_code rc = ST_OK;
     /* the dedup state of what Silver is about to hold is durable before Silver commits */
@@ -754,7 +761,7 @@ static int check_result(job *j, int64_t *backoff_us)
 static void copy_record(job *j, const rd_kafka_message_t *m)
 {
     recbuf *b = j->collect;
-    if (!b->n) b->first_us = st_monotonic_us();
+    if (!b->n) b->first_us = st_monotonic_coarse_us();
     rec *r = &b->msgs[b->n++];
     r->partition = m->partition;
     r->offset = m->offset;
@@ -800,7 +807,7 @@ st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop
     while (rc == ST_OK && !j.fatal) {
         if (check_result(&j, &backoff_us)) break;
         recbuf *b = j.collect;
-        int64_t now = st_monotonic_us();
+        int64_t now = st_monotonic_coarse_us();
         int full = b->n >= c->max_events;
         int due = b->n && now - b->first_us >= c->trigger_us;
         if (b->n && (full || due || *stop) && (worker_idle(&j) || full || *stop)) {

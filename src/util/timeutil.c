@@ -20,6 +20,13 @@ int64_t st_monotonic_us(void)
 }
 
 /* Howard Hinnant's civil-date algorithms (public domain description). */
+int64_t st_monotonic_coarse_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t st_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;

@@ -7,6 +7,9 @@
 
 int64_t st_now_us(void);        /* wall clock, microseconds since the epoch (UTC) */
 int64_t st_monotonic_us(void);  /* monotonic clock, microseconds */
+/* Monotonic clock at the kernel tick's resolution (a few ms) and a fraction of the cost: for
+ * loops that look at the time once per record. */
+int64_t st_monotonic_coarse_us(void);
 
 /* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian, any year). */
 int64_t st_days_from_civil(int64_t y, unsigned m, unsigned d);
