@@ -278,10 +278,17 @@ typedef struct delta_commit_params {
 /* Commits one version: put-if-absent of the next JSON file; when another writer got
  * there first, reads its commit(s) and retries at the next version. A txn whose appId
  * already has a version >= ours in the table (someone committed that batch) gives
- * ST_ERR_CONFLICT without committing, as does a concurrent metaData/protocol change.
+ * ST_ERR_CONFLICT without committing, as does a concurrent metaData/protocol change or
+ * a file to remove that is no longer active (another writer removed it).
  * After version v with v % checkpoint_interval == 0 a checkpoint is written; its
  * failure does not fail the commit (see delta_table_last_warning). */
 st_code delta_table_commit(delta_table *t, const delta_commit_params *p, int64_t *version, st_err *e);
+
+/* delta_table_commit that also removes `nremoves` active files (borrowed; e.g. the
+ * small files a compaction replaced). rearrange_only = 1 marks every add and remove
+ * dataChange=false (streaming readers skip it). */
+st_code delta_table_commit_with_removes(delta_table *t, const delta_commit_params *p, const delta_file *removes,
+                                        size_t nremoves, int rearrange_only, int64_t *version, st_err *e);
 
 /* Writes a checkpoint of the current version now (and _last_checkpoint). */
 st_code delta_table_checkpoint(delta_table *t, st_err *e);

@@ -172,23 +172,37 @@ static st_code check_writable(const delta_table *t, st_err *e)
 
 /* Refuses a txn whose appId already has a version >= ours (the batch was
  * committed before, by us or another writer): this is what makes replays idempotent. */
-static st_code check_txns(const delta_table *t, const delta_commit_params *p, st_err *e)
+/* The public params plus the removal part of delta_table_commit_with_removes. */
+typedef struct commit_req {
+    const delta_commit_params *pub;
+    const delta_file *removes;
+    size_t nremoves;
+    int rearrange_only;
+} commit_req;
+
+static st_code check_txns(const delta_table *t, const commit_req *p, st_err *e)
 {
-    for (size_t i = 0; i < p->ntxns; i++) {
-        int64_t cur = delta_snapshot_txn_version(t->snap, p->txns[i].app_id);
-        if (cur >= p->txns[i].version)
+    for (size_t i = 0; i < p->nremoves; i++)
+        if (delta_map_get(&t->snap->file_index, p->removes[i].path) == (size_t)-1)
+            return st_err_set(e, ST_ERR_CONFLICT, "table %s: file %s to remove is not active (removed concurrently?)",
+                              t->path, p->removes[i].path);
+    for (size_t i = 0; i < p->pub->ntxns; i++) {
+        const delta_txn *x = &p->pub->txns[i];
+        int64_t cur = delta_snapshot_txn_version(t->snap, x->app_id);
+        if (cur >= x->version)
             return st_err_set(e, ST_ERR_CONFLICT,
                               "table %s: txn %s is already at version %lld (>= %lld): this batch was committed "
                               "by another writer",
-                              t->path, p->txns[i].app_id, (long long)cur, (long long)p->txns[i].version);
+                              t->path, x->app_id, (long long)cur, (long long)x->version);
     }
     return ST_OK;
 }
 
 /* The commitInfo line: rebuilt per attempt (readVersion, timestamp). */
-static void commit_info_line(st_buf *b, const delta_table *t, const delta_commit_params *p, int64_t ts,
+static void commit_info_line(st_buf *b, const delta_table *t, const commit_req *q, int64_t ts,
                              int64_t read_version, st_err *e, st_code *rc)
 {
+    const delta_commit_params *p = q->pub;
     json_t *ci = json_object();
     json_object_set_new(ci, "timestamp", json_integer(ts));
     json_object_set_new(ci, "operation", json_string(p->operation ? p->operation : "WRITE"));
@@ -212,7 +226,8 @@ static void commit_info_line(st_buf *b, const delta_table *t, const delta_commit
     json_object_set_new(ci, "operationParameters", op);
     json_object_set_new(ci, "readVersion", json_integer(read_version));
     json_object_set_new(ci, "isolationLevel", json_string("Serializable"));
-    json_object_set_new(ci, "isBlindAppend", json_true());
+    json_object_set_new(ci, "isBlindAppend", json_boolean(q->nremoves == 0));
+    if (q->rearrange_only) json_object_set_new(ci, "dataChange", json_false());
     int64_t rows = 0, bytes = 0;
     for (size_t i = 0; i < p->nadds; i++) {
         rows += p->adds[i].num_records > 0 ? p->adds[i].num_records : 0;
@@ -240,13 +255,22 @@ static void commit_info_line(st_buf *b, const delta_table *t, const delta_commit
 }
 
 /* Applies our own committed actions to the in-memory snapshot (it was at v-1). */
-static void apply_own(delta_table *t, const delta_commit_params *p, int64_t v, int64_t ts)
+static void apply_own(delta_table *t, const commit_req *q, int64_t v, int64_t ts)
 {
+    const delta_commit_params *p = q->pub;
     for (size_t i = 0; i < p->ntxns; i++)
         delta_state_set_txn(t->snap, p->txns[i].app_id, p->txns[i].version, p->txns[i].last_updated ? p->txns[i].last_updated : ts);
+    for (size_t i = 0; i < q->nremoves; i++) {
+        delta_file f;
+        delta_file_copy(&f, &q->removes[i]);
+        f.modification_time = ts;
+        f.data_change = !q->rearrange_only;
+        delta_state_remove_file(t->snap, &f);
+    }
     for (size_t i = 0; i < p->nadds; i++) {
         delta_file f;
         delta_file_copy(&f, &p->adds[i]);
+        f.data_change = !q->rearrange_only;
         delta_state_add_file(t->snap, &f);
     }
     t->snap->version = v;
@@ -258,11 +282,22 @@ static void apply_own(delta_table *t, const delta_commit_params *p, int64_t v, i
  * add/txn lines are encoded once. Cost per attempt: one temp file write + fsync + link. */
 st_code delta_table_commit(delta_table *t, const delta_commit_params *p, int64_t *version, st_err *e)
 {
+    return delta_table_commit_with_removes(t, p, NULL, 0, 0, version, e);
+}
+
+/* The commit loop behind both entry points (see delta_table_commit above). */
+st_code delta_table_commit_with_removes(delta_table *t, const delta_commit_params *p, const delta_file *removes,
+                                        size_t nremoves, int rearrange_only, int64_t *version, st_err *e)
+{
+    commit_req q = {p, removes, nremoves, rearrange_only};
     st_code rc;
     if ((rc = check_writable(t, e))) return rc;
     for (size_t i = 0; i < p->nadds; i++)
         if (!p->adds[i].path || p->adds[i].size < 0)
             return st_err_set(e, ST_ERR_ARG, "table %s: add %zu has no path or a negative size", t->path, i);
+    for (size_t i = 0; i < nremoves; i++)
+        if (!removes[i].path)
+            return st_err_set(e, ST_ERR_ARG, "table %s: remove %zu has no path", t->path, i);
     for (size_t i = 0; i < p->ntxns; i++)
         if (!p->txns[i].app_id || !*p->txns[i].app_id)
             return st_err_set(e, ST_ERR_ARG, "table %s: txn %zu has no appId", t->path, i);
@@ -273,24 +308,38 @@ st_code delta_table_commit(delta_table *t, const delta_commit_params *p, int64_t
         delta_json_line(&body, json_pack("{s:{s:s, s:I, s:I}}", "txn", "appId", p->txns[i].app_id, "version",
                                          (json_int_t)p->txns[i].version, "lastUpdated",
                                          (json_int_t)(p->txns[i].last_updated ? p->txns[i].last_updated : now)));
-    for (size_t i = 0; i < p->nadds; i++) delta_json_line(&body, delta_file_to_json(&p->adds[i], 0));
+    for (size_t i = 0; i < nremoves; i++) {
+        delta_file r;
+        delta_file_copy(&r, &removes[i]);
+        r.modification_time = now;
+        r.data_change = !rearrange_only;
+        delta_json_line(&body, delta_file_to_json(&r, 1));
+        delta_file_free(&r);
+    }
+    for (size_t i = 0; i < p->nadds; i++) {
+        delta_file a;
+        delta_file_copy(&a, &p->adds[i]);
+        a.data_change = !rearrange_only;
+        delta_json_line(&body, delta_file_to_json(&a, 0));
+        delta_file_free(&a);
+    }
     st_buf text = {0};
     int64_t meta0 = t->snap->meta_changes;
     int attempts = t->opt.max_commit_attempts > 0 ? t->opt.max_commit_attempts : 1;
     for (int a = 0; a < attempts; a++) {
-        if ((rc = check_txns(t, p, e))) goto done;
+        if ((rc = check_txns(t, &q, e))) goto done;
         int64_t v = t->snap->version + 1;
         int64_t ts = delta_now_ms();
         st_buf_reset(&text);
         rc = ST_OK;
-        commit_info_line(&text, t, p, ts, v - 1, e, &rc);
+        commit_info_line(&text, t, &q, ts, v - 1, e, &rc);
         if (rc) goto done;
         st_buf_append(&text, body.data, body.len);
         char *path = delta_commit_path(t->path, v);
         rc = st_write_file_exclusive(path, text.data, text.len, e);
         free(path);
         if (rc == ST_OK) {
-            apply_own(t, p, v, ts);
+            apply_own(t, &q, v, ts);
             if (version) *version = v;
             set_warning(t, NULL);
             if (t->opt.checkpoint_interval > 0 && v % t->opt.checkpoint_interval == 0) {

@@ -367,6 +367,58 @@ out:
     free(p);
 }
 
+/* A compaction-style commit: remove two files, add one, no data change; a second
+ * attempt at removing the same files is a conflict. */
+static void test_commit_removes(void)
+{
+    char *p = tpath("t_compact");
+    delta_schema *s = test_schema();
+    st_err e;
+    delta_table *t = delta_table_create(p, s, NULL, 0, NULL, NULL, &e);
+    delta_table *u = delta_table_open(p, NULL, &e);
+    CHECK(t && u);
+    if (t && u) {
+        append(t, 0, 3, NULL, 0, NULL);
+        append(t, 3, 3, NULL, 0, NULL);
+        CHECK(delta_table_refresh(u, &e) == ST_OK);
+        const delta_snapshot *sn = delta_table_snapshot(t);
+        delta_file_list old = {0};
+        for (size_t i = 0; i < delta_snapshot_num_files(sn); i++) delta_file_list_append_copy(&old, delta_snapshot_file(sn, i));
+        CHECK(old.count == 2);
+        delta_batch *b = delta_batch_new(s);
+        fill(b, 0, 6, 1);
+        delta_file_list adds = {0};
+        CHECK(delta_table_write_files(t, b, &adds, &e) == ST_OK);
+        delta_commit_params cp = {adds.items, adds.count, NULL, 0, "OPTIMIZE", NULL, NULL};
+        int64_t v;
+        CHECK_MSG(delta_table_commit_with_removes(t, &cp, old.items, old.count, 1, &v, &e) == ST_OK, "%s", e.msg);
+        CHECK(v == 3);
+        CHECK(delta_snapshot_num_files(delta_table_snapshot(t)) == 1);
+        CHECK(delta_snapshot_num_tombstones(delta_table_snapshot(t)) == 2);
+        CHECK(delta_snapshot_total_records(delta_table_snapshot(t)) == 6);
+        /* u (at version 2) tries the same removal: conflict after catching up */
+        delta_commit_params cp2 = {NULL, 0, NULL, 0, "OPTIMIZE", NULL, NULL};
+        CHECK(delta_table_commit_with_removes(u, &cp2, old.items, old.count, 1, &v, &e) == ST_ERR_CONFLICT);
+        CHECK(strstr(e.msg, "not active") != NULL);
+        delta_snapshot *ls = delta_snapshot_load(p, -1, &e);
+        CHECK(ls && delta_snapshot_num_files(ls) == 1 && delta_snapshot_version(ls) == 3);
+        if (ls) {
+            char *a = delta_snapshot_state_json(ls), *c = delta_snapshot_state_json(delta_table_snapshot(t));
+            CHECK_STR(a, c);
+            free(a);
+            free(c);
+        }
+        delta_snapshot_destroy(ls);
+        delta_file_list_free(&adds);
+        delta_file_list_free(&old);
+        delta_batch_destroy(b);
+    }
+    delta_table_destroy(t);
+    delta_table_destroy(u);
+    delta_schema_destroy(s);
+    free(p);
+}
+
 static void test_checkpoints(void)
 {
     char *p = tpath("t_cp");
@@ -626,6 +678,7 @@ int main(void)
     test_string_and_double_stats();
     test_conflict_retry();
     test_remove_reconciliation();
+    test_commit_removes();
     test_checkpoints();
     test_damage();
     if (!check_failures) st_remove_tree(root, NULL);
