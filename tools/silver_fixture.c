@@ -163,7 +163,7 @@ int main(int argc, char **argv)
         delta_file_list adds = {0};
         int64_t ver = -1;
         if (delta_table_write_files(t, b, &adds, &e) == ST_OK) {
-            delta_commit_params p = {adds.items, adds.count, NULL, 0, "WRITE", NULL, NULL};
+            delta_commit_params p = {.adds = adds.items, .nadds = adds.count, .operation = "WRITE"};
             if (delta_table_commit(t, &p, &ver, &e)) rc = 1;
         } else {
             rc = 1;

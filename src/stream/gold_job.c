@@ -359,7 +359,8 @@ static st_code commit_table(gold_job *j, int i, int64_t pos, st_err *e)
     char params[200];
     snprintf(params, sizeof params, "{\"outputMode\":\"Append\",\"queryId\":\"%s\",\"epochId\":\"%lld%s\"}",
              j->app_id, (long long)v, gold_pos_flushed(pos) ? "-flush" : "");
-    delta_commit_params p = {adds.items, adds.count, txns, nt, "STREAMING UPDATE", params, NULL};
+    delta_commit_params p = {.adds = adds.items, .nadds = adds.count, .txns = txns, .ntxns = nt,
+                             .operation = "STREAMING UPDATE", .operation_parameters_json = params};
     int64_t committed = -1;
     rc = delta_table_commit(j->out[i], &p, &committed, e);
     if (rc == ST_ERR_CONFLICT)

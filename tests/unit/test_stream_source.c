@@ -68,7 +68,7 @@ static int64_t commit_rows(delta_table *t, int first, int n, int data_change, de
         adds.items[k].data_change = data_change;
         if (keep) delta_file_list_append_copy(keep, &adds.items[k]);
     }
-    delta_commit_params p = {adds.items, adds.count, NULL, 0, "WRITE", NULL, NULL};
+    delta_commit_params p = {.adds = adds.items, .nadds = adds.count, .operation = "WRITE"};
     CHECK(delta_table_commit(t, &p, &v, &e) == ST_OK);
     delta_file_list_free(&adds);
     delta_batch_destroy(b);
