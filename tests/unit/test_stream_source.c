@@ -64,12 +64,13 @@ static int64_t commit_rows(delta_table *t, int first, int n, int data_change, de
     delta_file_list adds = {0};
     int64_t v = -1;
     CHECK(delta_table_write_files(t, b, &adds, &e) == ST_OK);
-    for (size_t k = 0; k < adds.count; k++) {
-        adds.items[k].data_change = data_change;
+    for (size_t k = 0; k < adds.count; k++)
         if (keep) delta_file_list_append_copy(keep, &adds.items[k]);
-    }
     delta_commit_params p = {.adds = adds.items, .nadds = adds.count, .operation = "WRITE"};
-    CHECK(delta_table_commit(t, &p, &v, &e) == ST_OK);
+    if (data_change)
+        CHECK(delta_table_commit(t, &p, &v, &e) == ST_OK);
+    else /* a rearrangement (compaction): every add marked dataChange=false */
+        CHECK(delta_table_commit_with_removes(t, &p, NULL, 0, 1, &v, &e) == ST_OK);
     delta_file_list_free(&adds);
     delta_batch_destroy(b);
     return v;
