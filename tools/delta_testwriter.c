@@ -5,6 +5,7 @@
  *                    [--emit FILE] [--checkpoint-interval N] [--codec snappy|zstd|none]
  *                    [--odd-sensors]   (sensor ids with spaces, '/', ':', '%', '=', non-ASCII)
  *   delta_testwriter snapshot PATH [--version V] [--no-checkpoint]
+ *   delta_testwriter delete-date PATH YYYY-MM-DD   (one commit removing that partition's files)
  *
  * Rows are a deterministic function of their id (see make_row), partitioned by
  * event_date; --emit appends every committed row as one JSON line so tests can
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
     long commits = 1, rows = 10, start = 0, version = -1, interval = 10;
     const char *app = NULL, *emit_path = NULL, *codec = "snappy";
     int unpartitioned = 0, no_cp = 0, by_sensor = 0;
-    for (int i = 3; i < argc; i++) {
+    for (int i = strcmp(cmd, "delete-date") ? 3 : 4; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--commits") && v) commits = atol(argv[++i]);
         else if (!strcmp(a, "--rows") && v) rows = atol(argv[++i]);
@@ -139,6 +140,30 @@ int main(int argc, char **argv)
         free(j);
         delta_snapshot_destroy(s);
         return 0;
+    }
+    if (!strcmp(cmd, "delete-date")) {
+        if (argc != 4) return usage();
+        delta_table *t = delta_table_open(path, &opt, &e);
+        if (!t) {
+            fprintf(stderr, "delete-date: %s\n", e.msg);
+            return 1;
+        }
+        const delta_snapshot *s = delta_table_snapshot(t);
+        delta_file_list rm = {0};
+        for (size_t i = 0; i < delta_snapshot_num_files(s); i++) {
+            const char *v = delta_file_partition_value(delta_snapshot_file(s, i), "event_date", NULL);
+            if (v && !strcmp(v, argv[3])) delta_file_list_append_copy(&rm, delta_snapshot_file(s, i));
+        }
+        delta_commit_params p = {NULL, 0, NULL, 0, "DELETE", NULL, NULL};
+        int64_t v = -1;
+        int rc = delta_table_commit_with_removes(t, &p, rm.items, rm.count, 0, &v, &e) ? 1 : 0;
+        if (rc)
+            fprintf(stderr, "delete-date: %s\n", e.msg);
+        else
+            printf("%lld %zu\n", (long long)v, rm.count);
+        delta_file_list_free(&rm);
+        delta_table_destroy(t);
+        return rc;
     }
     if (strcmp(cmd, "append")) return usage();
 

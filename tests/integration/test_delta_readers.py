@@ -360,3 +360,28 @@ def test_spark_appends_and_deletes_then_we_continue(spark, tmp_path):
     assert spark.read.format("delta").load(str(path)).count() == spark_count + 20
     assert spark_version(spark, path) == 14
     assert deltalake.DeltaTable(str(path)).to_pyarrow_table().num_rows == spark_count + 20
+
+
+def test_removes_in_our_checkpoint(spark, tmp_path):
+    """A DELETE commit (remove actions) before checkpoint 10: the tombstones go into our
+    checkpoint, and readers that start from it (JSON 0..9 deleted) see the right rows."""
+    path, emit = tmp_path / "t", tmp_path / "rows.jsonl"
+    run_tool("create", path)
+    run_tool("append", path, "--commits", 8, "--rows", 12, "--emit", emit)
+    out = run_tool("delete-date", path, "2026-05-28").stdout.split()
+    assert out[0] == "9" and int(out[1]) == 8
+    run_tool("append", path, "--commits", 2, "--rows", 12, "--start-id", 5000, "--emit", emit)
+    want = [r for r in expected_rows(emit) if r[7] != "2026-05-28" or int(r[0][2:]) >= 5000]
+    ck = pq.read_table(path / "_delta_log" / f"{10:020d}.checkpoint.parquet").to_pylist()
+    assert sum(1 for r in ck if r["remove"] is not None) == 8
+    for v in range(0, 10):
+        (path / "_delta_log" / f"{v:020d}.json").unlink()
+    t = deltalake.DeltaTable(str(path))
+    assert t.version() == 11
+    assert arrow_rows(t.to_pyarrow_table()) == want
+    got, _ = spark_rows(spark, path)
+    assert got == want
+    con = duck_connect()
+    assert sorted(con.execute(DUCK_SELECT.format(src=f"delta_scan('{path}')")).fetchall()) == want
+    ours = our_snapshot(path)
+    assert ours["checkpoint_version"] == 10 and len(ours["state"]["tombstones"]) == 8
