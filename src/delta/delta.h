@@ -247,7 +247,9 @@ void delta_table_options_init(delta_table_options *o);
 delta_table *delta_table_create(const char *path, const delta_schema *schema,
                                 const char *const *partition_columns, size_t npartition,
                                 const char *name, const delta_table_options *opt, st_err *e);
-/* Opens an existing table and loads its latest snapshot. opt may be NULL. */
+/* Opens an existing table and loads its latest snapshot. opt may be NULL: defaults,
+ * with the table's delta.checkpointInterval property when it has one. Removing files
+ * from a delta.appendOnly=true table is refused (ST_ERR_STATE). */
 delta_table *delta_table_open(const char *path, const delta_table_options *opt, st_err *e);
 void delta_table_destroy(delta_table *t);
 

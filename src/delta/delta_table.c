@@ -58,10 +58,14 @@ delta_table *delta_table_open(const char *path, const delta_table_options *opt, 
     if (!s) return NULL;
     delta_table *t = st_xcalloc(1, sizeof *t);
     t->path = st_xstrdup(path);
-    if (opt)
+    if (opt) {
         t->opt = *opt;
-    else
+    } else {
         delta_table_options_init(&t->opt);
+        /* without caller options the table's own property decides, as in Spark */
+        const char *ci = delta_snapshot_configuration(s, "delta.checkpointInterval");
+        if (ci && atoi(ci) > 0) t->opt.checkpoint_interval = atoi(ci);
+    }
     t->snap = s;
     return t;
 }
@@ -292,6 +296,10 @@ st_code delta_table_commit_with_removes(delta_table *t, const delta_commit_param
     commit_req q = {p, removes, nremoves, rearrange_only};
     st_code rc;
     if ((rc = check_writable(t, e))) return rc;
+    const char *ao = delta_snapshot_configuration(t->snap, "delta.appendOnly");
+    if (nremoves && !rearrange_only && ao && !strcmp(ao, "true"))
+        return st_err_set(e, ST_ERR_STATE, "table %s is append-only (delta.appendOnly=true): cannot remove files",
+                          t->path);
     for (size_t i = 0; i < p->nadds; i++)
         if (!p->adds[i].path || p->adds[i].size < 0)
             return st_err_set(e, ST_ERR_ARG, "table %s: add %zu has no path or a negative size", t->path, i);
