@@ -21,6 +21,9 @@
 
 /* Values per encode step: the page-size check runs between steps. */
 #define PQ_SLICE 1024
+/* After this many dictionary-encoded values in a chunk, a dictionary holding more than
+ * 80% distinct values is dropped for PLAIN (saves building a dictionary to its limit). */
+#define PQ_UNIQ_SAMPLE 10000
 
 struct pq_colwriter {
     pq_physical type;
@@ -34,6 +37,8 @@ struct pq_colwriter {
     int dict_allowed;          /* option and type allow a dictionary */
     int dict_active;           /* current chunk still dictionary-encoding */
     int chunk_used_dict;
+    int uniq_checked;          /* early "mostly unique" check done for this chunk */
+    size_t dict_values;        /* values dictionary-encoded in this chunk */
     pq_codec_ctx *cc;
 
     /* page being filled */
@@ -197,6 +202,7 @@ static void put_values(pq_colwriter *cw, const pq_column_batch *b, size_t v0, si
         default: src = b->values.bytes + v0; break;
         }
         pq_dict_put(&cw->dict, src, n, idx, &cw->cstat);
+        cw->dict_values += n;
         cw->vals.len += n * 4;
         cw->page_values += n;
         return;
@@ -284,7 +290,13 @@ st_code pq_colwriter_write(pq_colwriter *cw, const pq_column_batch *b, size_t l0
         cw->cstat.nulls += (int64_t)(n - nv);
         v0 += nv;
         l = end;
-        if (cw->page_is_dict && cw->dict.data.len > cw->dict_max) {
+        int mostly_unique = 0;
+        if (cw->page_is_dict && !cw->uniq_checked && cw->dict_values >= PQ_UNIQ_SAMPLE) {
+            /* ids, timestamps: a dictionary would only grow to its limit and be dropped */
+            cw->uniq_checked = 1;
+            mostly_unique = (size_t)cw->dict.count * 5 > cw->dict_values * 4;
+        }
+        if (cw->page_is_dict && (cw->dict.data.len > cw->dict_max || mostly_unique)) {
             /* dictionary too large: the pages so far keep it, the rest of the chunk is PLAIN */
             cw->dict_active = 0;
             st_code rc = flush_page(cw, e);
@@ -339,6 +351,8 @@ st_code pq_colwriter_finish_chunk(pq_colwriter *cw, int64_t file_offset, const s
     cw->dict_active = cw->dict_allowed;
     cw->page_is_dict = cw->dict_active;
     cw->chunk_used_dict = 0;
+    cw->uniq_checked = 0;
+    cw->dict_values = 0;
     cw->chunk_uncompressed = 0;
     cw->chunk_levels = 0;
     cw->encodings = 0;

@@ -27,9 +27,26 @@ static inline uint32_t hash_bytes(const uint8_t *p, uint32_t n)
         n -= 8;
     }
     uint64_t w = 0;
-    if (n) memcpy(&w, p, n);
+    for (uint32_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);   /* tail: no libc call */
     h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
     return mix64(h);
+}
+
+/* Byte equality without a libc call for the short strings dictionaries hold. */
+static inline int bytes_eq(const uint8_t *a, const uint8_t *b, uint32_t n)
+{
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*a++ != *b++) return 0;
+    return 1;
 }
 
 void pq_dict_init(pq_dict *d, pq_physical type, int type_length)
@@ -101,7 +118,7 @@ static void put_bytes(pq_dict *d, const pq_bytes *v, size_t n, uint32_t *idx, pq
                 uint32_t off = d->offs[e];
                 uint32_t elen;
                 memcpy(&elen, d->data.data + off - 4, 4);
-                if (elen == len && (len == 0 || memcmp(d->data.data + off, p, len) == 0)) {
+                if (elen == len && bytes_eq(d->data.data + off, p, len)) {
                     idx[i] = e;
                     goto next;
                 }

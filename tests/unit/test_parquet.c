@@ -581,6 +581,26 @@ static void test_edge_files(const char *dir)
     CHECK(r && pq_reader_read_column(r, 0, 0, &d, &e) == ST_OK && d.num_levels == 3 && d.num_values == 0);
     pq_column_data_free(&d);
     pq_reader_close(r);
+    /* mostly-unique values: dictionary dropped early for PLAIN, values intact */
+    {
+        size_t n = 30000;
+        int64_t *v = st_xmalloc(n * 8);
+        for (size_t i = 0; i < n; i++) v[i] = (int64_t)(i * 2654435761u) - 5;
+        pq_schema_node fi[] = {{.name = "u", .repetition = PQ_REQUIRED, .physical = PQ_INT64}};
+        pq_column_batch cb = {.num_levels = n, .num_values = n, .values.i64 = v};
+        w = pq_writer_open(path, fi, 1, NULL, &e);
+        CHECK(w && pq_writer_write(w, n, &cb, &e) == ST_OK && pq_writer_close(w, NULL, &e) == ST_OK);
+        r = pq_reader_open(path, &e);
+        pq_chunk_info ci;
+        CHECK(r && pq_reader_chunk_info(r, 0, 0, &ci, &e) == ST_OK);
+        CHECK((ci.encodings & (1u << 0)) && (ci.encodings & (1u << 8)));   /* PLAIN and RLE_DICTIONARY */
+        CHECK(ci.total_uncompressed < (int64_t)(n * 8 + n * 8 / 4));        /* not dictionary + indices for all */
+        CHECK(r && pq_reader_read_column(r, 0, 0, &d, &e) == ST_OK && d.num_values == n &&
+              !memcmp(d.values.i64, v, n * 8));
+        pq_column_data_free(&d);
+        pq_reader_close(r);
+        free(v);
+    }
     /* bad arguments */
     pq_writer_options o;
     pq_writer_options_init(&o);
