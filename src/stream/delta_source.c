@@ -1,18 +1,21 @@
 /* delta_source.c — tail a Delta table's added files (see delta_source.h). */
 #include "stream/delta_source.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "delta/delta.h"
 #include "parquet/parquet.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 
 struct delta_source {
     char *path;
     char **columns;
     size_t ncolumns;
     char *table_id;
+    int64_t known_latest;      /* -1 until the first listing */
     delta_source_stats stats;
 };
 
@@ -20,6 +23,7 @@ delta_source *delta_source_new(const char *table_path, const char *const *column
 {
     delta_source *s = st_xcalloc(1, sizeof *s);
     s->path = st_xstrdup(table_path);
+    s->known_latest = -1;
     s->ncolumns = ncolumns;
     s->columns = st_xcalloc(ncolumns ? ncolumns : 1, sizeof *s->columns);
     for (size_t i = 0; i < ncolumns; i++) s->columns[i] = st_xstrdup(columns[i]);
@@ -51,9 +55,24 @@ st_code delta_source_table_id(delta_source *s, const char **id, st_err *e)
     return ST_OK;
 }
 
+/* First call: lists _delta_log. Then only probes the next commit files with stat(2), so an
+ * idle poll costs O(1) however long the log has grown (commit files are created atomically
+ * and versions are contiguous). */
 st_code delta_source_latest_version(delta_source *s, int64_t *version, st_err *e)
 {
-    return delta_latest_version(s->path, version, e);
+    if (s->known_latest < 0) {
+        st_code rc = delta_latest_version(s->path, &s->known_latest, e);
+        if (rc) return rc;
+    } else {
+        char p[4200];
+        for (;;) {
+            snprintf(p, sizeof p, "%s/_delta_log/%020lld.json", s->path, (long long)(s->known_latest + 1));
+            if (!st_path_exists(p)) break;
+            s->known_latest++;
+        }
+    }
+    *version = s->known_latest;
+    return ST_OK;
 }
 
 /* Fills v from column c at value index vi (the caller handles nulls). */

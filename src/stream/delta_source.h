@@ -18,8 +18,7 @@
  * Columns: flat top-level columns of the data files (not partition columns); physical types
  * BOOLEAN, INT32, INT64, DOUBLE, BYTE_ARRAY. Nulls are reported per value.
  *
- * Cost per read: one directory listing of _delta_log (latest version), one read per commit
- * JSON, then per file one footer plus the requested column chunks. Memory: one row group of
+ * Cost per read: one read per commit JSON, then per file one footer plus the requested column chunks. Memory: one row group of
  * the requested columns at a time.
  */
 #ifndef ST_STREAM_DELTA_SOURCE_H
@@ -68,7 +67,8 @@ void delta_source_destroy(delta_source *s);   /* NULL-safe */
  * (borrowed). ST_ERR_NOTFOUND when there is no table at the path (yet). */
 st_code delta_source_table_id(delta_source *s, const char **id, st_err *e);
 
-/* Latest committed version, -1 when the table does not exist yet. */
+/* Latest committed version, -1 when the table does not exist yet. The first call lists the
+ * log; later calls only stat the next commit files (O(1) when nothing is new). */
 st_code delta_source_latest_version(delta_source *s, int64_t *version, st_err *e);
 
 /* Reads versions from_version..to_version (inclusive, all must exist), calling row_fn for
