@@ -151,6 +151,11 @@ pq_reader *pq_reader_open(const char *path, st_err *e)
         close(fd);
         return NULL;
     }
+    if (!S_ISREG(st.st_mode)) {
+        st_err_set(e, ST_ERR_FORMAT, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
     pq_reader *r = st_xcalloc(1, sizeof *r);
     r->name = st_xstrdup(path);
     if (st.st_size > 0) {

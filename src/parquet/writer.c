@@ -215,6 +215,8 @@ st_code pq_writer_write(pq_writer *w, size_t num_rows, const pq_column_batch *co
 {
     if (!w) return st_err_set(e, ST_ERR_ARG, "pq_writer_write: NULL writer");
     if (w->failed) return st_err_set(e, ST_ERR_STATE, "%s: writer failed earlier", w->path);
+    if (!cols) return num_rows ? st_err_set(e, ST_ERR_ARG, "%s: pq_writer_write without column batches", w->path)
+                               : ST_OK;
     int nl = w->schema.nleaves;
     for (int c = 0; c < nl; c++) {
         st_code rc = check_batch(w, c, num_rows, &cols[c], e);
