@@ -68,6 +68,7 @@ st_code pq_compress(pq_codec_ctx *c, pq_codec codec, int level, const uint8_t *i
     }
 }
 
+/* Inflates a gzip (or zlib) stream into exactly out_len bytes; FORMAT when short or corrupt. */
 static st_code gunzip(const uint8_t *in, size_t n, uint8_t *out, size_t out_len, st_err *e)
 {
     z_stream zs;

@@ -100,6 +100,7 @@ void pq_colwriter_destroy(pq_colwriter *cw)
     free(cw);
 }
 
+/* Bytes per value of fixed-width types (0 for BYTE_ARRAY). */
 static size_t value_width(const pq_colwriter *cw)
 {
     switch (cw->type) {
@@ -141,6 +142,7 @@ static st_code emit_page(pq_colwriter *cw, pq_page_header *h, const st_buf *body
     return ST_OK;
 }
 
+/* v1 level block: 4-byte little-endian length, then the RLE/bit-packed hybrid. O(n). */
 static void append_levels(st_buf *body, const st_buf *lv, size_t n, int16_t max)
 {
     size_t at = body->len;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 64-bit finaliser (avalanche) folded to 32 bits: the slot hash. */
 static inline uint32_t mix64(uint64_t x)
 {
     x ^= x >> 33;
@@ -79,6 +80,7 @@ void pq_dict_reset(pq_dict *d)
     if (d->slots) memset(d->slots, 0, ((size_t)d->mask + 1) * sizeof *d->slots);
 }
 
+/* Doubles the slot table (1024 at first) and re-inserts every entry: O(entries). */
 static void grow_slots(pq_dict *d)
 {
     uint32_t nslots = d->slots ? (d->mask + 1) * 2 : 1024;
@@ -102,6 +104,7 @@ static inline void ensure_entry(pq_dict *d)
     }
 }
 
+/* BYTE_ARRAY lookup/insert: hash, linear probe comparing hash then bytes. */
 static void put_bytes(pq_dict *d, const pq_bytes *v, size_t n, uint32_t *idx, pq_stat_acc *st)
 {
     for (size_t i = 0; i < n; i++) {

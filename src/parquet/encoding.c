@@ -87,6 +87,7 @@ static inline void pack8(st_buf *out, const uint32_t *g, int bw)
 DEFINE_RLE_ENCODE(pq_rle_encode_u32, uint32_t, CONV_U32)
 DEFINE_RLE_ENCODE(pq_rle_encode_i16, int16_t, CONV_I16)
 
+/* ULEB128 varint, bounds-checked; -1 past the end or over 64 bits. */
 static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     uint64_t x = 0;

@@ -13,6 +13,7 @@ static void empty_struct_field(tc_writer *w, int16_t id)
     tc_struct_end(w);
 }
 
+/* LogicalType.TIMESTAMP {isAdjustedToUTC, unit} as field 8 of the union. */
 static void write_timestamp(tc_writer *w, int utc, int unit /* 1 ms, 2 us, 3 ns */)
 {
     tc_field_struct_begin(w, 8);
@@ -88,6 +89,7 @@ static void write_annotations(tc_writer *w, const pq_schema_node *n)
     }
 }
 
+/* ColumnChunk with its ColumnMetaData and Statistics (min_value/max_value, null_count). */
 static void write_chunk(tc_writer *w, const pq_schema *s, int leaf, const pq_chunk_meta *c)
 {
     const pq_leaf_desc *l = &s->leaves[leaf];

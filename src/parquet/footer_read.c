@@ -14,6 +14,7 @@ typedef struct pctx {
     char what[ST_ERR_MSG_MAX];
 } pctx;
 
+/* Records the first error (kind and what) and stops the Thrift reader. */
 static void fail(pctx *p, st_code code, const char *what)
 {
     if (p->code) return;
@@ -22,6 +23,7 @@ static void fail(pctx *p, st_code code, const char *what)
     p->r.err = 1;
 }
 
+/* Checks a field's wire type; a mismatch is a FORMAT error naming the field. */
 static int expect(pctx *p, int type, int want, const char *what)
 {
     if (type == want || (want == TC_TRUE && type == TC_FALSE)) return 1;
@@ -29,6 +31,7 @@ static int expect(pctx *p, int type, int want, const char *what)
     return 0;
 }
 
+/* Skips a field we do not use. */
 static void skip_field(pctx *p, int type) { tc_skip(&p->r, type); }
 
 /* TimeUnit union: returns 1 ms, 2 us, 3 ns, 0 unknown. */
@@ -45,6 +48,7 @@ static int parse_time_unit(pctx *p)
     return unit;
 }
 
+/* LogicalType union -> pq_logical (+ decimal/int/timestamp parameters). */
 static void parse_logical(pctx *p, pq_schema_node *n)
 {
     int t;
@@ -112,6 +116,7 @@ static void parse_logical(pctx *p, pq_schema_node *n)
     tc_read_struct_end(&p->r);
 }
 
+/* Legacy ConvertedType -> pq_logical, for files without LogicalType. */
 static void logical_from_converted(pq_schema_node *n, int ct)
 {
     switch (ct) {
@@ -178,6 +183,7 @@ static void parse_schema_element(pctx *p, pq_schema_node *n, int *has_type)
     if (!n->name) n->name = st_xstrdup("");
 }
 
+/* Statistics: prefers min_value/max_value; the legacy min/max only for non-binary types. */
 static void parse_stats(pctx *p, pq_chunk_meta *c)
 {
     int t;
@@ -217,6 +223,7 @@ static void parse_stats(pctx *p, pq_chunk_meta *c)
     }
 }
 
+/* ColumnMetaData, checking path_in_schema against the schema leaf. */
 static void parse_column_meta(pctx *p, pq_chunk_meta *c, const pq_schema *s, int leaf)
 {
     int t;
@@ -272,6 +279,7 @@ static void parse_column_meta(pctx *p, pq_chunk_meta *c, const pq_schema *s, int
     if (!seen_type && !p->r.err) fail(p, ST_ERR_FORMAT, "ColumnMetaData without type");
 }
 
+/* ColumnChunk: external files and encrypted columns are UNSUPPORTED. */
 static void parse_chunk(pctx *p, pq_chunk_meta *c, const pq_schema *s, int leaf)
 {
     int t, has_meta = 0;
@@ -293,6 +301,7 @@ static void parse_chunk(pctx *p, pq_chunk_meta *c, const pq_schema *s, int leaf)
     if (!has_meta && !p->r.err) fail(p, ST_ERR_FORMAT, "ColumnChunk without meta_data");
 }
 
+/* RowGroup: its column count must equal the schema's leaves. */
 static void parse_row_group(pctx *p, pq_rg_meta *rg, const pq_schema *s)
 {
     int t;

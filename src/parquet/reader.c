@@ -47,6 +47,7 @@ typedef struct arena_block {
     uint8_t data[];
 } arena_block;
 
+/* Allocates n bytes owned by the column data (freed by pq_column_data_free). */
 static uint8_t *arena_alloc(pq_column_data *c, size_t n)
 {
     arena_block *b = st_xmalloc(sizeof *b + (n ? n : 1));
@@ -233,6 +234,7 @@ typedef struct chunk_ctx {
     st_err *e;
 } chunk_ctx;
 
+/* FORMAT error naming the file, column and row group. */
 static st_code bad(chunk_ctx *c, const char *what)
 {
     return st_err_set(c->e, ST_ERR_FORMAT, "%s: damaged column '%s' in row group %d: %s", c->r->name, c->col,
@@ -441,6 +443,8 @@ static st_code decode_levels(chunk_ctx *c, const uint8_t **p, const uint8_t *end
     return ST_OK;
 }
 
+/* Decodes one column chunk page by page (dictionary, v1 and v2 data pages), checking
+ * every size against the chunk and page bounds. Memory ~ the chunk's uncompressed size. */
 static st_code read_chunk(pq_reader *r, int g, int leaf, pq_column_data *out, st_err *e)
 {
     const pq_chunk_meta *cm = &r->fm.rgs[g].cols[leaf];

@@ -117,6 +117,7 @@ void pq_stat_merge(pq_stat_acc *d, const pq_stat_acc *s)
     }
 }
 
+/* malloc'd copy (1 byte for empty input, so the pointer is never NULL). */
 static uint8_t *dup_bytes(const void *p, size_t n)
 {
     uint8_t *q = st_xmalloc(n ? n : 1);

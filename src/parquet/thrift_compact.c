@@ -16,6 +16,7 @@ void tc_write_varint(st_buf *b, uint64_t v)
     b->len = (size_t)(p - b->data);
 }
 
+/* ZigZag: small negative numbers become small varints. */
 static uint64_t zigzag64(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static uint32_t zigzag32(int32_t v) { return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31); }
 
