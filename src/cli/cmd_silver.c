@@ -32,7 +32,7 @@ static void usage(FILE *f)
             "  --quarantine PATH         quarantine table (default data/output/quarantine_delta)\n"
             "  --checkpoint DIR          dedup state, start offsets (default data/checkpoints/silver_kafka)\n"
             "  --trigger DURATION        longest wait of a record before its batch starts (default 500ms)\n"
-            "  --max-events-per-batch N  batch size bound (default 100000)\n"
+            "  --max-events-per-batch N  batch size bound (default 20000)\n"
             "  --from earliest|latest|ISO-TIME  start when the tables hold no offsets (default earliest)\n"
             "  --dedup-window DURATION   event-time watermark delay for dedup (default 10min)\n"
             "  --future-tolerance DURATION  accepted clock skew of event_time (default 5min)\n"

@@ -73,6 +73,7 @@ typedef struct job {
     int fatal;
     st_err ferr;
     int assigned_count;
+    int wake_next;          /* next partition wake_fetcher asks about */
     int64_t last_activity_us;
 } job;
 
@@ -89,7 +90,7 @@ void silver_config_init(silver_config *c)
     c->quarantine_path = TABLE_QUARANTINE_PATH;
     c->checkpoint = "data/checkpoints/silver_kafka";
     c->trigger_us = 500000;
-    c->max_events = 100000;
+    c->max_events = 20000;
     c->from = SILVER_FROM_EARLIEST;
     c->dedup_delay_us = 10LL * 60 * 1000000;
     c->future_tolerance_us = 5LL * 60 * 1000000;
@@ -632,7 +633,9 @@ static st_code open_all(job *j, st_err *e)
 
     kafka_props *props = kafka_props_new();
     kafka_props_set(props, "auto.offset.reset", "error");
-    kafka_props_set(props, "queued.max.messages.kbytes", "16384");
+    /* memory bound: a small prefetch queue per partition (wake_fetcher keeps it flowing) */
+    kafka_props_set(props, "queued.max.messages.kbytes", "2048");
+    kafka_props_set(props, "fetch.message.max.bytes", "524288");
     kafka_props_set(props, "fetch.wait.max.ms", "100");
     kafka_props_set(props, "session.timeout.ms", "10000");
     kafka_props_set(props, "heartbeat.interval.ms", "1000");
@@ -776,6 +779,23 @@ static void copy_record(job *j, const rd_kafka_message_t *m)
     if (m->payload) st_buf_append(&b->data, m->payload, m->len);
 }
 
+/* librdkafka 2.0 stops fetching a partition while its local queue is over
+ * queued.max.messages.kbytes and looks again only when its broker thread wakes up (up to a
+ * second later). With the small queue that keeps memory bounded, that pause would idle us
+ * after every batch handed to the worker. Any request to the broker wakes its thread: when a
+ * poll comes back empty while a partition is not caught up, ask for its end offset. */
+static void wake_fetcher(job *j)
+{
+    for (int i = 0; i < j->nparts; i++) {
+        int p = (j->wake_next + i) % j->nparts;
+        if (!j->parts[p].assigned || j->parts[p].at_eof) continue;
+        int64_t lo, hi;
+        rd_kafka_query_watermark_offsets(j->rk, j->c->topic, p, &lo, &hi, 1000);
+        j->wake_next = p + 1;
+        return;
+    }
+}
+
 st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop, silver_progress_fn cb,
                        void *opaque, silver_stats *stats, st_err *e)
 {
@@ -824,6 +844,7 @@ st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(j.rk, ms);
         if (!m) {
+            wake_fetcher(&j);
             if (c->once && !b->n && worker_idle(&j)) {
                 pthread_mutex_lock(&j.mu);
                 int pending = j.result_pending;

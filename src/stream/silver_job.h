@@ -38,7 +38,7 @@ typedef struct silver_config {
     const char *quarantine_path;  /* default data/output/quarantine_delta */
     const char *checkpoint;       /* default data/checkpoints/silver_kafka */
     int64_t trigger_us;           /* default 500 ms: longest time a record waits before its batch starts */
-    size_t max_events;            /* default 100,000 records per batch (backpressure bound) */
+    size_t max_events;            /* default 20,000 records per batch (backpressure and memory bound) */
     silver_from from;             /* where to start when the tables hold no offset: default earliest */
     int64_t from_timestamp_ms;    /* for SILVER_FROM_TIMESTAMP */
     int64_t dedup_delay_us;       /* default 10 min of event time */
