@@ -370,3 +370,8 @@ void pq_colwriter_file_stats(const pq_colwriter *cw, pq_column_stats *out)
     pq_stat_export(&tmp, out);
     pq_stat_free(&tmp);
 }
+
+size_t pq_colwriter_buffered_bytes(const pq_colwriter *cw)
+{
+    return cw->chunk.len + (cw->chunk_used_dict || cw->page_is_dict ? cw->dict.data.len : 0) + page_estimate(cw);
+}

@@ -25,6 +25,9 @@ st_code pq_colwriter_write(pq_colwriter *cw, const pq_column_batch *b, size_t l0
 st_code pq_colwriter_finish_chunk(pq_colwriter *cw, int64_t file_offset, const st_buf **bytes,
                                   pq_chunk_meta *meta, st_err *e);
 
+/* Bytes buffered for the open chunk: compressed pages, dictionary, unflushed page estimate. */
+size_t pq_colwriter_buffered_bytes(const pq_colwriter *cw);
+
 /* File-wide stats so far (copied into out; BYTE_ARRAY min/max malloc'd). */
 void pq_colwriter_file_stats(const pq_colwriter *cw, pq_column_stats *out);
 

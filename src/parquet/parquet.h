@@ -146,6 +146,14 @@ int pq_writer_num_leaves(const pq_writer *w);
  * flushed automatically when it reaches row_group_rows. */
 st_code pq_writer_write(pq_writer *w, size_t num_rows, const pq_column_batch *cols, st_err *e);
 
+/* Rough size the file would have if closed now: bytes already written plus the open row
+ * group's compressed pages, dictionaries and unflushed page data (uncompressed). For callers
+ * that roll files at a target size. O(leaves). */
+int64_t pq_writer_size_estimate(const pq_writer *w);
+
+/* Rows written so far (flushed row groups and the open one). */
+int64_t pq_writer_num_rows(const pq_writer *w);
+
 /* Ends the current row group now (no-op when it is empty). */
 st_code pq_writer_flush_row_group(pq_writer *w, st_err *e);
 

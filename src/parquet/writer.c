@@ -135,6 +135,16 @@ fail:
 
 int pq_writer_num_leaves(const pq_writer *w) { return w ? w->schema.nleaves : 0; }
 
+int64_t pq_writer_num_rows(const pq_writer *w) { return w ? w->num_rows + w->rg_rows : 0; }
+
+int64_t pq_writer_size_estimate(const pq_writer *w)
+{
+    if (!w) return 0;
+    int64_t n = w->offset + 8;   /* + footer length and magic; the footer itself is small */
+    for (int c = 0; c < w->schema.nleaves; c++) n += (int64_t)pq_colwriter_buffered_bytes(w->cols[c]);
+    return n;
+}
+
 st_code pq_writer_flush_row_group(pq_writer *w, st_err *e)
 {
     if (w->failed) return st_err_set(e, ST_ERR_STATE, "%s: writer failed earlier", w->path);

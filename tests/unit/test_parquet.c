@@ -353,8 +353,12 @@ static void test_flat_roundtrip(const char *dir)
                 CHECK_MSG(rc == ST_OK, "%s", e.msg);
                 vdone += nv;
             }
+            CHECK(pq_writer_num_rows(w) == NROWS);
+            int64_t est = pq_writer_size_estimate(w);
             pq_file_info info;
             rc = pq_writer_close(w, &info, &e);
+            CHECK_MSG(est > info.file_size / 2 && est < info.file_size * 2, "estimate %lld, size %lld",
+                      (long long)est, (long long)info.file_size);
             CHECK_MSG(rc == ST_OK, "%s", e.msg);
             CHECK(info.num_rows == NROWS && info.num_row_groups == 3 && info.num_leaves == 8);
             CHECK(info.columns[2].has_min_max && info.columns[2].min.i64 == INT64_MIN &&
