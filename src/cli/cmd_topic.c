@@ -12,14 +12,17 @@ static void topic_usage(FILE *f)
     fprintf(f,
             "usage: smarttech topic create   [--brokers H:P] [--topic NAME] [--partitions N] [--replication N]\n"
             "                                [--timeout-ms MS] [-X key=value ...]\n"
-            "       smarttech topic describe [--brokers H:P] [--topic NAME] [--timeout-ms MS] [-X key=value ...]\n"
+            "       smarttech topic describe [--brokers H:P] [--topic NAME] [--group G] [--timeout-ms MS]\n"
+            "                                [-X key=value ...]\n"
             "\n"
             "  create    creates the topic unless it exists (then it says so and changes nothing)\n"
-            "  describe  partition count and low/high offsets of each partition\n"
+            "  describe  partition count and low/high offsets of each partition (with --group: the\n"
+            "            group's committed offset and lag per partition)\n"
             "  --brokers      bootstrap servers (default localhost:9092)\n"
             "  --topic        topic name (default iot_smartech)\n"
             "  --partitions   partitions of a new topic (default 3)\n"
             "  --replication  replication factor of a new topic (default 1)\n"
+            "  --group        consumer group whose committed offsets describe shows\n"
             "  --timeout-ms   give up when the brokers do not answer within this time (default 15000)\n"
             "  -X key=value   any librdkafka property (security.protocol, sasl.*, ssl.*, debug, ...)\n");
 }
@@ -53,22 +56,46 @@ static int topic_create(kafka_admin *a, const char *brokers, const char *topic, 
     return 0;
 }
 
-static int topic_describe(kafka_admin *a, const char *brokers, const char *topic, int timeout_ms)
+static int topic_describe(kafka_admin *a, const char *brokers, const char *topic, const char *group,
+                          int timeout_ms)
 {
     st_err e;
     kafka_partition_offsets *po = NULL;
+    int64_t *committed = NULL;
     size_t n = 0;
+    int rc = 0;
     if (kafka_admin_watermarks(a, topic, timeout_ms, &po, &n, &e) != ST_OK) return topic_fail(brokers, &e);
-    long long total = 0;
+    if (group) {
+        committed = calloc(n ? n : 1, sizeof *committed);
+        if (!committed || kafka_admin_committed(a, group, topic, timeout_ms, committed, n, &e) != ST_OK) {
+            rc = committed ? topic_fail(brokers, &e) : 1;
+            goto done;
+        }
+    }
+    long long total = 0, lag = 0;
     printf("topic %s on %s: %zu partitions\n", topic, brokers, n);
     for (size_t i = 0; i < n; i++) {
-        printf("  partition %d: offsets %lld..%lld (%lld messages)\n", po[i].partition, (long long)po[i].low,
+        printf("  partition %d: offsets %lld..%lld (%lld messages)", po[i].partition, (long long)po[i].low,
                (long long)po[i].high, (long long)(po[i].high - po[i].low));
+        if (group) {
+            /* Nothing committed: the group would start at the low watermark (earliest). */
+            long long from = committed[i] >= 0 ? (long long)committed[i] : (long long)po[i].low;
+            long long l = (long long)po[i].high - from;
+            if (committed[i] >= 0)
+                printf(", group %s committed %lld (lag %lld)", group, (long long)committed[i], l);
+            else
+                printf(", group %s committed nothing (lag %lld)", group, l);
+            lag += l;
+        }
+        printf("\n");
         total += po[i].high - po[i].low;
     }
     printf("  total: %lld messages\n", total);
+    if (group) printf("  group %s lag: %lld\n", group, lag);
+done:
+    free(committed);
     free(po);
-    return 0;
+    return rc;
 }
 
 /* Parses a positive int option; 0 on error. */
@@ -84,10 +111,11 @@ int cmd_topic(int argc, char **argv)
     static const struct option opts[] = {
         {"brokers", required_argument, NULL, 'b'},  {"topic", required_argument, NULL, 't'},
         {"partitions", required_argument, NULL, 'p'}, {"replication", required_argument, NULL, 'r'},
-        {"timeout-ms", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+        {"timeout-ms", required_argument, NULL, 'T'}, {"group", required_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *brokers = "localhost:9092", *topic = "iot_smartech";
+    const char *brokers = "localhost:9092", *topic = "iot_smartech", *group = NULL;
     int partitions = 3, replication = 1, timeout_ms = 15000, rc = 2, c;
     kafka_props *props = kafka_props_new();
     kafka_admin *a = NULL;
@@ -105,10 +133,11 @@ int cmd_topic(int argc, char **argv)
         goto done;
     }
     optind = 1;
-    while ((c = getopt_long(argc - 1, argv + 1, "b:t:p:r:T:X:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc - 1, argv + 1, "b:t:p:r:T:g:X:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': brokers = optarg; break;
         case 't': topic = optarg; break;
+        case 'g': group = optarg; break;
         case 'p':
         case 'r':
         case 'T': {
@@ -139,7 +168,7 @@ int cmd_topic(int argc, char **argv)
         goto done;
     }
     rc = !strcmp(action, "create") ? topic_create(a, brokers, topic, partitions, replication, timeout_ms)
-                                   : topic_describe(a, brokers, topic, timeout_ms);
+                                   : topic_describe(a, brokers, topic, group, timeout_ms);
 done:
     kafka_admin_destroy(a);
     kafka_props_destroy(props);

@@ -58,3 +58,25 @@ def test_bad_property_is_a_usage_error(run_smarttech):
     cp = run_smarttech("topic", "create", "-X", "no.such.thing=1", check=False)
     assert cp.returncode == 2
     assert "no.such.thing" in cp.stderr
+
+
+def test_describe_shows_end_offsets_and_group_lag(run_smarttech, kafka_broker, unique_topic):
+    """End offsets and a group's committed offsets as the broker has them, written by an independent
+    client (confluent-kafka)."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    topic = unique_topic("desc")
+    run_smarttech("topic", "create", "--brokers", kafka_broker, "--topic", topic)
+    p = Producer({"bootstrap.servers": kafka_broker})
+    for i in range(300):
+        p.produce(topic, value=b"x", partition=i % 3)
+    assert p.flush(30) == 0
+    group = f"g_{topic}"
+    c = Consumer({"bootstrap.servers": kafka_broker, "group.id": group, "enable.auto.commit": False})
+    c.commit(offsets=[TopicPartition(topic, 0, 40), TopicPartition(topic, 2, 100)], asynchronous=False)
+    c.close()
+    d = run_smarttech("topic", "describe", "--brokers", kafka_broker, "--topic", topic, "--group", group)
+    assert f"partition 0: offsets 0..100 (100 messages), group {group} committed 40 (lag 60)" in d.stdout
+    assert f"partition 1: offsets 0..100 (100 messages), group {group} committed nothing (lag 100)" in d.stdout
+    assert f"partition 2: offsets 0..100 (100 messages), group {group} committed 100 (lag 0)" in d.stdout
+    assert "total: 300 messages" in d.stdout
+    assert f"group {group} lag: 160" in d.stdout
