@@ -43,6 +43,50 @@ static const char *rep_name(pq_repetition r)
     return r == PQ_REQUIRED ? "required" : r == PQ_OPTIONAL ? "optional" : "repeated";
 }
 
+/* Appends an unscaled decimal integer (as text, with a sign) with `scale` digits after the
+ * point, as a JSON number literal: "-1234", 2 -> -12.34. */
+static void json_decimal_text(st_buf *b, const char *digits, int scale)
+{
+    int neg = digits[0] == '-';
+    if (neg) digits++;
+    size_t n = strlen(digits);
+    if (neg) st_buf_append_u8(b, '-');
+    if (scale <= 0) {
+        st_buf_append_str(b, digits);
+        return;
+    }
+    if (n <= (size_t)scale) {
+        st_buf_append_str(b, "0.");
+        for (size_t k = n; k < (size_t)scale; k++) st_buf_append_u8(b, '0');
+        st_buf_append_str(b, digits);
+        return;
+    }
+    st_buf_append(b, digits, n - (size_t)scale);
+    st_buf_append_u8(b, '.');
+    st_buf_append_str(b, digits + n - scale);
+}
+
+/* Big-endian two's complement bytes (<= 16) -> decimal text of the integer. */
+static int be_to_text(const uint8_t *p, uint32_t len, char *out, size_t outlen)
+{
+    if (len == 0 || len > 16) return -1;
+    __int128 v = (p[0] & 0x80) ? -1 : 0;
+    for (uint32_t i = 0; i < len; i++) v = (__int128)(((unsigned __int128)v << 8) | p[i]);
+    int neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+    char tmp[48];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u && k < 46);
+    size_t o = 0;
+    if (neg && o + 1 < outlen) out[o++] = '-';
+    while (k && o + 1 < outlen) out[o++] = tmp[--k];
+    out[o] = '\0';
+    return 0;
+}
+
 /* Appends one scalar value of a leaf as JSON. */
 static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data *c, size_t i)
 {
@@ -50,7 +94,10 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
     switch (c->physical) {
     case PQ_BOOLEAN: st_buf_append_str(b, c->values.boolean[i] ? "true" : "false"); break;
     case PQ_INT32:
-        if (n->logical == PQ_LOGICAL_DATE) {
+        if (n->logical == PQ_LOGICAL_DECIMAL) {
+            snprintf(tmp, sizeof tmp, "%" PRId32, c->values.i32[i]);
+            json_decimal_text(b, tmp, n->scale);
+        } else if (n->logical == PQ_LOGICAL_DATE) {
             st_format_date(c->values.i32[i], tmp, sizeof tmp);
             st_buf_append_json_str(b, tmp, strlen(tmp));
         } else if (n->logical == PQ_LOGICAL_INT && !n->int_signed) {
@@ -70,8 +117,12 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
         default: ts = 0; break;
         }
         if (ts) {
-            st_format_iso_us(us, tmp, sizeof tmp, 0);
+            size_t tl = st_format_iso_us(us, tmp, sizeof tmp, 0);
+            if (n->logical == PQ_LOGICAL_TIMESTAMP_MICROS_LOCAL && tl && tmp[tl - 1] == 'Z') tmp[--tl] = '\0';
             st_buf_append_json_str(b, tmp, strlen(tmp));
+        } else if (n->logical == PQ_LOGICAL_DECIMAL) {
+            snprintf(tmp, sizeof tmp, "%" PRId64, v);
+            json_decimal_text(b, tmp, n->scale);
         } else if (n->logical == PQ_LOGICAL_INT && !n->int_signed) {
             st_buf_printf(b, "%" PRIu64, (uint64_t)v);
         } else {
@@ -89,8 +140,12 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
     }
     default: {
         const pq_bytes *v = &c->values.bytes[i];
-        if (c->physical == PQ_BYTE_ARRAY && n->logical != PQ_LOGICAL_NONE && n->logical != PQ_LOGICAL_DECIMAL) {
-            st_buf_append_json_str(b, (const char *)v->ptr, v->len);
+        char big[64];
+        if (n->logical == PQ_LOGICAL_DECIMAL && be_to_text(v->ptr, v->len, big, sizeof big) == 0) {
+            json_decimal_text(b, big, n->scale);
+        } else if (c->physical == PQ_INT96 && v->len == 12) {
+            st_format_iso_us(pq_int96_to_micros(v->ptr), tmp, sizeof tmp, 0);
+            st_buf_append_json_str(b, tmp, strlen(tmp));
         } else if (c->physical == PQ_BYTE_ARRAY) {
             st_buf_append_json_str(b, (const char *)v->ptr, v->len);
         } else {

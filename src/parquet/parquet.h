@@ -249,6 +249,10 @@ typedef struct pq_chunk_info {
 
 st_code pq_reader_chunk_info(const pq_reader *r, int row_group, int leaf, pq_chunk_info *out, st_err *e);
 
+/* Legacy INT96 timestamp (8 bytes nanoseconds of the day, then 4 bytes Julian day, both
+ * little-endian; written by Spark/Impala) -> microseconds since the Unix epoch (floor). */
+int64_t pq_int96_to_micros(const uint8_t *b12);
+
 /* Reads and decodes leaf `leaf` of row group `row_group`. The whole column chunk is
  * decoded at once (memory ~ its uncompressed size); chunks of more than 2^28 level
  * entries are refused (ST_ERR_UNSUPPORTED). */

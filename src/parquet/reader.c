@@ -613,3 +613,15 @@ st_code pq_reader_chunk_info(const pq_reader *r, int g, int leaf, pq_chunk_info 
     out->max_len = cm->max_len;
     return ST_OK;
 }
+
+int64_t pq_int96_to_micros(const uint8_t *b)
+{
+    int64_t nanos;
+    int32_t jday;
+    memcpy(&nanos, b, 8);
+    memcpy(&jday, b + 8, 4);
+    /* Julian day 2440588 is 1970-01-01 */
+    int64_t days = (int64_t)jday - 2440588;
+    int64_t us = nanos / 1000 - (nanos % 1000 < 0);
+    return days * 86400000000LL + us;
+}

@@ -376,6 +376,28 @@ def test_our_reader_reads_pyarrow_delta_and_split_encodings(tmp_path, run_smartt
     assert_rows_equal(cat_rows(run_smarttech, path), as_cat_json(table))
 
 
+def test_our_reader_renders_int96_and_decimals(tmp_path, run_smarttech):
+    from decimal import Decimal
+    ts = [dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
+          dt.datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=dt.timezone.utc), None]
+    table = pa.table({
+        "t96": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        "d9": pa.array([Decimal("-12.34"), Decimal("0.05"), None], pa.decimal128(9, 2)),
+        "d18": pa.array([Decimal("123456789012.345678"), Decimal("-0.000001"), Decimal("0")], pa.decimal128(18, 6)),
+        "d38": pa.array([Decimal("-99999999999999999999999999999999999.999"), Decimal("1.5"), None],
+                        pa.decimal128(38, 3)),
+    })
+    path = tmp_path / "legacy.parquet"
+    pq.write_table(table, path, use_deprecated_int96_timestamps=True, store_decimal_as_integer=True)
+    assert pq.ParquetFile(path).schema.column(0).physical_type == "INT96"
+    cp = run_smarttech("parquet", "cat", path)
+    lines = cp.stdout.splitlines()
+    assert lines[0] == ('{"t96":"1969-12-31T23:59:59.999999Z","d9":-12.34,"d18":123456789012.345678,'
+                        '"d38":-99999999999999999999999999999999999.999}')
+    assert lines[1] == '{"t96":"2026-11-26T10:00:00.123456Z","d9":0.05,"d18":-0.000001,"d38":1.500}'
+    assert lines[2] == '{"t96":null,"d9":null,"d18":0.000000,"d38":null}'
+
+
 def test_our_reader_reads_pyarrow_nested(tmp_path, run_smarttech):
     table = pa.table({
         "id": pa.array([1, 2, 3, 4], pa.int64()),

@@ -613,6 +613,13 @@ static void test_edge_files(const char *dir)
     CHECK(pq_writer_open("/nonexistent/dir/x.parquet", f, 1, NULL, &e) == NULL && strstr(e.msg, "/nonexistent"));
     pq_schema_node badg[] = {{.name = "g", .num_children = 2}, {.name = "x", .physical = PQ_INT32}};
     CHECK(pq_writer_open(path, badg, 2, NULL, &e) == NULL && e.code != ST_OK);
+    /* INT96: Julian day 2440588 = 1970-01-01; nanos of day */
+    uint8_t i96[12];
+    int64_t nanos = 1500;
+    int32_t jd = 2440587;   /* 1969-12-31 */
+    memcpy(i96, &nanos, 8);
+    memcpy(i96 + 8, &jd, 4);
+    CHECK(pq_int96_to_micros(i96) == -86400000000LL + 1);
     pq_writer_abort(NULL);
     pq_reader_close(NULL);
     pq_column_data_free(NULL);
