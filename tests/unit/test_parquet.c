@@ -613,6 +613,30 @@ static void test_edge_files(const char *dir)
     CHECK(pq_writer_open("/nonexistent/dir/x.parquet", f, 1, NULL, &e) == NULL && strstr(e.msg, "/nonexistent"));
     pq_schema_node badg[] = {{.name = "g", .num_children = 2}, {.name = "x", .physical = PQ_INT32}};
     CHECK(pq_writer_open(path, badg, 2, NULL, &e) == NULL && e.code != ST_OK);
+    /* FIXED_LEN_BYTE_ARRAY and INT96 columns: PLAIN, read back byte for byte */
+    {
+        pq_schema_node fx[] = {
+            {.name = "fl", .repetition = PQ_OPTIONAL, .physical = PQ_FIXED_LEN_BYTE_ARRAY, .type_length = 5},
+            {.name = "i96", .repetition = PQ_REQUIRED, .physical = PQ_INT96},
+        };
+        uint8_t raw[4][12];
+        for (int i = 0; i < 4; i++)
+            for (int k = 0; k < 12; k++) raw[i][k] = (uint8_t)(i * 31 + k);
+        pq_bytes fl[3] = {{raw[0], 5}, {raw[1], 5}, {raw[2], 5}}, i96v[4] = {{raw[0], 12}, {raw[1], 12}, {raw[2], 12}, {raw[3], 12}};
+        int16_t fd2[4] = {1, 0, 1, 1};
+        pq_column_batch cb[2] = {{.num_levels = 4, .num_values = 3, .def_levels = fd2, .values.bytes = fl},
+                                 {.num_levels = 4, .num_values = 4, .values.bytes = i96v}};
+        w = pq_writer_open(path, fx, 2, NULL, &e);
+        CHECK(w && pq_writer_write(w, 4, cb, &e) == ST_OK && pq_writer_close(w, NULL, &e) == ST_OK);
+        r = pq_reader_open(path, &e);
+        pq_column_data d0, d1;
+        CHECK(r && pq_reader_read_column(r, 0, 0, &d0, &e) == ST_OK && pq_reader_read_column(r, 0, 1, &d1, &e) == ST_OK);
+        CHECK(d0.num_values == 3 && d0.values.bytes[2].len == 5 && !memcmp(d0.values.bytes[2].ptr, raw[2], 5));
+        CHECK(d1.num_values == 4 && d1.values.bytes[3].len == 12 && !memcmp(d1.values.bytes[3].ptr, raw[3], 12));
+        pq_column_data_free(&d0);
+        pq_column_data_free(&d1);
+        pq_reader_close(r);
+    }
     /* INT96: Julian day 2440588 = 1970-01-01; nanos of day */
     uint8_t i96[12];
     int64_t nanos = 1500;
