@@ -9,17 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "stream/bronze_job.h"
 #include "util/timeutil.h"
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -140,13 +133,8 @@ int cmd_bronze(int argc, char **argv)
         return 2;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    c.stop = &stop_flag;
+    cli_install_stop_handlers();
+    c.stop = &cli_stop;
     c.on_batch = quiet ? NULL : on_batch;
     c.on_warning = on_warning;
 
@@ -176,7 +164,7 @@ int cmd_bronze(int argc, char **argv)
     if (!quiet) {
         printf("bronze: %s: %" PRId64 " batches, %" PRId64 " files (%" PRId64 " skipped as already ingested), %" PRId64
                " rows, %" PRId64 " quarantined in %.2f s\n",
-               stop_flag ? "stopped" : "done", st.batches, st.files, st.skipped, st.rows, st.quarantined, secs);
+               cli_stop ? "stopped" : "done", st.batches, st.files, st.skipped, st.rows, st.quarantined, secs);
     }
     return 0;
 }

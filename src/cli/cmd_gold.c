@@ -6,19 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "stream/gold_job.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -195,10 +188,7 @@ int cmd_gold(int argc, char **argv)
         goto out;
     }
     c.props = props;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_install_stop_handlers();
     fprintf(stderr, "gold: %s -> %s, %s, %s (late), checkpoint %s; window %llds, lateness %llds, rules %s%s%s\n",
             c.silver_path, c.gold_path, c.alerts_path, c.quarantine_path, c.checkpoint,
             (long long)(c.window_us / 1000000), (long long)(c.lateness_us / 1000000),
@@ -206,7 +196,7 @@ int cmd_gold(int argc, char **argv)
             c.brokers ? c.alerts_topic : "");
     gold_stats st;
     st_err_clear(&e);
-    st_code src = gold_job_run(&c, &stop_flag, progress, NULL, &st, &e);
+    st_code src = gold_job_run(&c, &cli_stop, progress, NULL, &st, &e);
     rc = src ? 1 : 0;
     if (src) fprintf(stderr, "smarttech gold: %s\n", e.msg);
     fprintf(stderr,

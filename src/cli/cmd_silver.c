@@ -6,19 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "stream/silver_job.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -179,15 +172,12 @@ int cmd_silver(int argc, char **argv)
         }
     }
     c.props = props;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_install_stop_handlers();
     fprintf(stderr, "silver: %s %s group %s -> %s (+ %s, %s), checkpoint %s\n", c.brokers, c.topic, c.group,
             c.silver_path, c.bronze_path, c.quarantine_path, c.checkpoint);
     silver_stats *st = st_xcalloc(1, sizeof *st);
     st_err_clear(&e);
-    st_code src = silver_job_run(&c, &stop_flag, progress, NULL, st, &e);
+    st_code src = silver_job_run(&c, &cli_stop, progress, NULL, st, &e);
     rc = src ? 1 : 0;
     if (src) fprintf(stderr, "smarttech silver: %s\n", e.msg);
     fprintf(stderr,

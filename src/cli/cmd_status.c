@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "delta/delta.h"
 #include "kafka/kafka.h"
@@ -18,8 +19,6 @@
 #include "util/fsutil.h"
 #include "util/timeutil.h"
 
-static volatile sig_atomic_t stop_flag;
-static void on_signal(int s) { (void)s; stop_flag = 1; }
 
 static const char *checkpoints[] = {"data/checkpoints/bronze_checkpoints", "data/checkpoints/silver_kafka",
                                     "data/checkpoints/gold"};
@@ -205,16 +204,15 @@ int cmd_status(int argc, char **argv)
         default: rc = 2; goto out;
         }
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    cli_install_stop_handlers();
     st_buf b = {0};
     do {
         status_once(root, brokers, topic, group, json, props, &b);
         if (watch && !json) fputs("\033[H\033[2J", stdout);
         fwrite(b.data, 1, b.len, stdout);
         fflush(stdout);
-        for (int i = 0; watch && i < (int)(watch * 10) && !stop_flag; i++) usleep(100000);
-    } while (watch && !stop_flag);
+        for (int i = 0; watch && i < (int)(watch * 10) && !cli_stop; i++) usleep(100000);
+    } while (watch && !cli_stop);
     st_buf_free(&b);
 out:
     kafka_props_destroy(props);
