@@ -385,3 +385,32 @@ def test_removes_in_our_checkpoint(spark, tmp_path):
     assert sorted(con.execute(DUCK_SELECT.format(src=f"delta_scan('{path}')")).fetchall()) == want
     ours = our_snapshot(path)
     assert ours["checkpoint_version"] == 10 and len(ours["state"]["tombstones"]) == 8
+
+
+def test_filters_using_stats_lose_no_rows(spark, table50):
+    """Readers may skip files by our min/max stats: equality on a sub-millisecond timestamp that is a
+    file's maximum, a range on doubles and a string equality must return exactly the matching rows.
+    (Spark widens timestamp maxima itself; the exact rounding is checked by the stats test above.)"""
+    path, want = table50
+    # the largest timestamp of one data file (commit 6 = ids 200..239, date index 0): a truncated
+    # max would make readers skip that file
+    cands = [r for r in want if 200 <= int(r[0][2:]) < 240 and int(r[0][2:]) % 3 == 0 and r[6] is not None]
+    probe = max(cands, key=lambda r: r[6])
+    ts_us = probe[6]
+    assert ts_us % 1000 != 0  # a value between the millisecond bounds
+    iso = dt.datetime.fromtimestamp(ts_us / 1e6, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    exp_ts = [r for r in want if r[6] == ts_us]
+    exp_val = [r for r in want if r[2] is not None and 100.0 <= r[2] <= 130.25]
+    exp_eid = [r for r in want if r[0] == probe[0]]
+    con = duck_connect()
+    src = f"delta_scan('{path}')"
+    q = DUCK_SELECT.format(src=src)
+    assert sorted(con.execute(q + f" WHERE event_time = TIMESTAMPTZ '{iso}+00'").fetchall()) == exp_ts
+    assert sorted(con.execute(q + " WHERE value BETWEEN 100.0 AND 130.25").fetchall()) == exp_val
+    assert sorted(con.execute(q + f" WHERE event_id = '{probe[0]}'").fetchall()) == exp_eid
+    _, df = spark_rows(spark, path)
+    assert sorted(tuple(r) for r in df.where(f"t = {ts_us}").collect()) == exp_ts
+    sdf = spark.read.format("delta").load(str(path))
+    assert sdf.where(f"event_time = timestamp'{iso}'").count() == len(exp_ts)
+    assert sdf.where("value BETWEEN 100.0 AND 130.25").count() == len(exp_val)
+    assert sdf.where(f"event_id = '{probe[0]}'").count() == len(exp_eid) == 1
