@@ -243,7 +243,21 @@ static void json_columns(st_buf *o, const table *t)
     st_buf_append_u8(o, '}');
 }
 
-/* Sums and counts of the big case (sums fit in int64 by construction). */
+/* Exact decimal text of a 128-bit sum. */
+static void json_i128(st_buf *o, __int128 v)
+{
+    char tmp[48];
+    int k = 0, neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+    do {
+        tmp[k++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (neg) st_buf_append_u8(o, '-');
+    while (k) st_buf_append_u8(o, (uint8_t)tmp[--k]);
+}
+
+/* Sums (exact, 128-bit for integers) and counts of the big case. */
 static void json_aggregates(st_buf *o, const table *t, size_t sample_rows)
 {
     st_buf_append_str(o, "\"aggregates\":{");
@@ -252,11 +266,12 @@ static void json_aggregates(st_buf *o, const table *t, size_t sample_rows)
         st_buf_printf(o, "%s\"%s\":{\"count\":%zu", ci ? "," : "", types_schema[ci].name, c->nv);
         pq_physical p = types_schema[ci].physical;
         if (p == PQ_INT32 || p == PQ_INT64 || p == PQ_BOOLEAN) {
-            int64_t s = 0;
+            __int128 s = 0;
             for (size_t j = 0; j < c->nv; j++)
                 s += p == PQ_INT32 ? ((int32_t *)c->vals)[j] : p == PQ_INT64 ? ((int64_t *)c->vals)[j]
                                                                             : ((uint8_t *)c->vals)[j];
-            st_buf_printf(o, ",\"sum\":%" PRId64, s);
+            st_buf_append_str(o, ",\"sum\":");
+            json_i128(o, s);
         } else if (p == PQ_DOUBLE || p == PQ_FLOAT) {
             double s = 0;
             for (size_t j = 0; j < c->nv; j++) s += p == PQ_DOUBLE ? ((double *)c->vals)[j] : ((float *)c->vals)[j];
