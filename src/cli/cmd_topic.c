@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "kafka/kafka.h"
 
+/* Help text. */
 static void topic_usage(FILE *f)
 {
     fprintf(f,
@@ -36,6 +37,7 @@ static int topic_fail(const char *brokers, const st_err *e)
     return 1;
 }
 
+/* create: idempotent; prints what happened, notes a partition count other than asked. */
 static int topic_create(kafka_admin *a, const char *brokers, const char *topic, int partitions,
                         int replication, int timeout_ms)
 {
@@ -56,6 +58,7 @@ static int topic_create(kafka_admin *a, const char *brokers, const char *topic, 
     return 0;
 }
 
+/* describe: end offsets per partition and, with a group, committed offsets and lag. */
 static int topic_describe(kafka_admin *a, const char *brokers, const char *topic, const char *group,
                           int timeout_ms)
 {
@@ -106,6 +109,7 @@ static int parse_pos_int(const char *s)
     return (*s && !*end && v > 0 && v < 1000000000) ? (int)v : 0;
 }
 
+/* `smarttech topic create|describe [options]`: exit 0 ok, 1 Kafka error, 2 usage error. */
 int cmd_topic(int argc, char **argv)
 {
     static const struct option opts[] = {

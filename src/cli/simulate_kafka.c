@@ -49,6 +49,7 @@ static void on_flush_signal(int sig)
     flush_abort = 1;
 }
 
+/* Plain sleep for the topic-creation backoff. */
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -103,6 +104,7 @@ static st_code kafka_sink_write(sim_sink *base, const iot_sim_event *ev, st_err 
     }
 }
 
+/* Serves delivery reports, prints progress, stops the run on a fatal producer error. */
 static st_code kafka_sink_tick(sim_sink *base, st_err *e)
 {
     kafka_sink *s = (kafka_sink *)base;
@@ -159,6 +161,7 @@ static st_code kafka_sink_close(sim_sink *base, st_err *e)
     return ST_OK;
 }
 
+/* The summary's output line: delivered, failed, never queued, delivered/s since open. */
 static void kafka_sink_describe(sim_sink *base, char *buf, size_t len)
 {
     kafka_sink *s = (kafka_sink *)base;
@@ -170,6 +173,7 @@ static void kafka_sink_describe(sim_sink *base, char *buf, size_t len)
              (unsigned long long)s->unsent, secs > 0 ? (double)st.delivered / secs : 0.0);
 }
 
+/* Frees the sink; anything still queued is dropped (close flushes first). */
 static void kafka_sink_destroy(sim_sink *base)
 {
     kafka_sink *s = (kafka_sink *)base;
@@ -219,6 +223,8 @@ static st_code ensure_topic(const sim_sink_opts *o, const kafka_props *props, in
     return rc;
 }
 
+/* Parses -X, builds the producer, makes sure the topic exists (waiting for the brokers if
+ * needed, at most message.timeout.ms). */
 st_code sink_kafka_open(sim_sink **out, const sim_sink_opts *o, st_err *e)
 {
     kafka_props *props = kafka_props_new();

@@ -37,6 +37,7 @@ static int ms_left(int64_t deadline_us)
     return left < 1 ? 1 : (int)left;
 }
 
+/* Plain sleep for retry loops (EINTR just shortens it). */
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -51,6 +52,7 @@ static st_code unreachable(kafka_admin *a, const char *what, int timeout_ms, rd_
                       a->brokers, timeout_ms, rd_kafka_err2str(err));
 }
 
+/* A producer-type handle serves metadata, admin and ListOffsets requests; no I/O yet. */
 st_code kafka_admin_new(kafka_admin **out, const char *brokers, const kafka_props *extra, st_err *e)
 {
     char why[512];
@@ -72,6 +74,7 @@ st_code kafka_admin_new(kafka_admin **out, const char *brokers, const kafka_prop
     return ST_OK;
 }
 
+/* NULL-safe; waits for librdkafka's threads to end (milliseconds). */
 void kafka_admin_destroy(kafka_admin *a)
 {
     if (!a) return;
@@ -117,6 +120,7 @@ static st_code topic_metadata(kafka_admin *a, const char *topic, int timeout_ms,
     return rc;
 }
 
+/* One metadata request; see topic_metadata. */
 st_code kafka_admin_topic_partitions(kafka_admin *a, const char *topic, int timeout_ms,
                                      int *partitions, st_err *e)
 {
@@ -210,6 +214,7 @@ st_code kafka_admin_topic_create(kafka_admin *a, const char *topic, int partitio
     }
 }
 
+/* Metadata for the partition count, then one ListOffsets per partition, all within timeout_ms. */
 st_code kafka_admin_watermarks(kafka_admin *a, const char *topic, int timeout_ms,
                                kafka_partition_offsets **out, size_t *n, st_err *e)
 {
@@ -243,6 +248,7 @@ st_code kafka_admin_watermarks(kafka_admin *a, const char *topic, int timeout_ms
     return ST_OK;
 }
 
+/* OffsetFetch through a throw-away consumer handle with group.id = group (no join). */
 st_code kafka_admin_committed(kafka_admin *a, const char *group, const char *topic, int timeout_ms,
                               int64_t *offsets, size_t n, st_err *e)
 {

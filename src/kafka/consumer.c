@@ -14,6 +14,7 @@ static const char *const consumer_defaults[] = {
     NULL,
 };
 
+/* Defaults above, then -X; group.id from the caller unless -X set one. No I/O. */
 st_code kafka_consumer_conf_new(rd_kafka_conf_t **out, const char *brokers, const char *group,
                                 const kafka_props *extra, st_err *e)
 {

@@ -153,6 +153,7 @@ st_code kafka_producer_send(kafka_producer *p, const void *key, size_t key_len, 
     }
 }
 
+/* Thin wrapper: delivery reports and errors are served on the caller's thread. */
 void kafka_producer_poll(kafka_producer *p, int timeout_ms)
 {
     rd_kafka_poll(p->rk, timeout_ms);
@@ -180,6 +181,7 @@ st_code kafka_producer_flush(kafka_producer *p, int timeout_ms, const volatile s
     return ST_OK;
 }
 
+/* Snapshot of the counters plus librdkafka's current out-queue length; O(1). */
 void kafka_producer_stats_get(const kafka_producer *p, kafka_producer_stats *out)
 {
     memset(out, 0, sizeof *out);

@@ -70,6 +70,7 @@ st_code kafka_props_add_arg(kafka_props *p, const char *kv, st_err *e)
     return ST_OK;
 }
 
+/* Linear lookup; NULL p or unknown key gives NULL. */
 const char *kafka_props_get(const kafka_props *p, const char *key)
 {
     if (!p) return NULL;
@@ -99,6 +100,7 @@ static void quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
     (void)buf;
 }
 
+/* Shared by producer, admin and consumer: brokers, then defaults, then -X (which wins). */
 st_code kafka_conf_base(rd_kafka_conf_t **out, const char *brokers, const kafka_props *extra,
                         const char *const *defaults, st_err *e)
 {
@@ -126,6 +128,7 @@ bad:
     return st_err_set(e, ST_ERR_ARG, "cannot configure Kafka client for %s: %s", brokers, why);
 }
 
+/* Deep copy in the same order; O(n). */
 kafka_props *kafka_props_clone(const kafka_props *p)
 {
     kafka_props *c = kafka_props_new();
