@@ -15,38 +15,56 @@ static inline uint32_t mix64(uint64_t x)
     return (uint32_t)x;
 }
 
-/* Word-at-a-time hash of a byte string: O(len / 8). */
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint32_t load32(const uint8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* Tail of 0..7 bytes as one word, with at most two loads (overlapping for 4..7). */
+static inline uint64_t load_tail(const uint8_t *p, uint32_t n)
+{
+    if (n >= 4) return (uint64_t)load32(p) | ((uint64_t)load32(p + n - 4) << 32);
+    uint64_t w = 0;
+    if (n) w = (uint64_t)p[0] | ((uint64_t)p[n >> 1] << 8) | ((uint64_t)p[n - 1] << 16);
+    return w;
+}
+
+/* Word-at-a-time hash of a byte string: O(len / 8), no libc calls. */
 static inline uint32_t hash_bytes(const uint8_t *p, uint32_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
     while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0x100000001b3ULL;
+        h = (h ^ load64(p)) * 0x100000001b3ULL;
         h ^= h >> 29;
         p += 8;
         n -= 8;
     }
-    uint64_t w = 0;
-    for (uint32_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);   /* tail: no libc call */
-    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    h = (h ^ load_tail(p, n)) * 0x9E3779B97F4A7C15ULL;
     return mix64(h);
 }
 
-/* Byte equality without a libc call for the short strings dictionaries hold. */
+/* Byte equality for the short strings dictionaries hold: 8-byte words, then an
+ * overlapping last word (n >= 8) or two overlapping 4-byte words (4..7). */
 static inline int bytes_eq(const uint8_t *a, const uint8_t *b, uint32_t n)
 {
-    while (n >= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y) return 0;
-        a += 8;
-        b += 8;
-        n -= 8;
+    if (n >= 8) {
+        uint32_t k = 0;
+        for (; k + 8 <= n; k += 8)
+            if (load64(a + k) != load64(b + k)) return 0;
+        return k == n || load64(a + n - 8) == load64(b + n - 8);
     }
-    while (n--)
-        if (*a++ != *b++) return 0;
+    if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    for (uint32_t k = 0; k < n; k++)
+        if (a[k] != b[k]) return 0;
     return 1;
 }
 
@@ -69,7 +87,7 @@ void pq_dict_free(pq_dict *d)
     st_buf_free(&d->data);
     free(d->slots);
     free(d->hashes);
-    free(d->offs);
+    free(d->ents);
     memset(d, 0, sizeof *d);
 }
 
@@ -100,46 +118,42 @@ static inline void ensure_entry(pq_dict *d)
     if (d->count == d->entries_cap) {
         d->entries_cap = d->entries_cap ? d->entries_cap * 2 : 1024;
         d->hashes = st_xrealloc(d->hashes, (size_t)d->entries_cap * sizeof *d->hashes);
-        if (!d->width) d->offs = st_xrealloc(d->offs, (size_t)d->entries_cap * sizeof *d->offs);
+        if (!d->width) d->ents = st_xrealloc(d->ents, (size_t)d->entries_cap * sizeof *d->ents);
     }
 }
 
 /* BYTE_ARRAY lookup/insert: hash, linear probe comparing hash then bytes. */
 static void put_bytes(pq_dict *d, const pq_bytes *v, size_t n, uint32_t *idx, pq_stat_acc *st)
 {
+    if (!d->slots) grow_slots(d);
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = v[i].ptr;
         uint32_t len = v[i].len;
         uint32_t h = hash_bytes(p, len);
-        if (!d->slots) grow_slots(d);
         uint32_t s = h & d->mask;
         for (;;) {
             uint32_t e = d->slots[s];
             if (!e) break;
             e--;
-            if (d->hashes[e] == h) {
-                uint32_t off = d->offs[e];
-                uint32_t elen;
-                memcpy(&elen, d->data.data + off - 4, 4);
-                if (elen == len && bytes_eq(d->data.data + off, p, len)) {
-                    idx[i] = e;
-                    goto next;
-                }
+            const struct pq_dict_ent *en = &d->ents[e];
+            if (en->hash == h && en->len == len && bytes_eq(d->data.data + en->off, p, len)) {
+                idx[i] = e;
+                goto next;
             }
             s = (s + 1) & d->mask;
         }
         ensure_entry(d);
-        if (d->mask + 1 != 0) {
-            /* the table may have grown: find the free slot again */
-            s = h & d->mask;
-            while (d->slots[s]) s = (s + 1) & d->mask;
-        }
+        /* the table may have grown: find the free slot again */
+        s = h & d->mask;
+        while (d->slots[s]) s = (s + 1) & d->mask;
         {
             uint32_t e = d->count++;
             st_buf_reserve(&d->data, 4 + (size_t)len);
             memcpy(d->data.data + d->data.len, &len, 4);
             d->data.len += 4;
-            d->offs[e] = (uint32_t)d->data.len;
+            d->ents[e].off = (uint32_t)d->data.len;
+            d->ents[e].len = len;
+            d->ents[e].hash = h;
             if (len) memcpy(d->data.data + d->data.len, p, len);
             d->data.len += len;
             d->hashes[e] = h;

@@ -17,7 +17,9 @@ typedef struct pq_dict {
     uint32_t *slots;       /* entry index + 1; 0 = empty */
     uint32_t mask;         /* slot count - 1 */
     uint32_t *hashes;      /* per entry */
-    uint32_t *offs;        /* BYTE_ARRAY: offset of the bytes (after the length) in data */
+    struct pq_dict_ent {   /* BYTE_ARRAY: what a probe needs, in one place */
+        uint32_t hash, off, len;   /* off: the bytes (after the length) in data */
+    } *ents;
     uint32_t entries_cap;
 } pq_dict;
 
