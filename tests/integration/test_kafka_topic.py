@@ -1,7 +1,7 @@
 """`smarttech topic` and the local broker script, against the real broker (conftest.kafka_broker)."""
 import re
 
-from conftest import KAFKA_LOCAL, REPO, end_offsets, kafka_local
+from conftest import REPO, end_offsets, kafka_local
 
 
 def test_broker_script_status_and_second_start(kafka_broker):
