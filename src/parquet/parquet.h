@@ -126,7 +126,8 @@ typedef struct pq_writer_options {
     size_t page_rows;           /* max level entries per data page (cut at row starts); default 20,000
                                    (as Arrow: small early pages keep dictionary indices narrow) */
     int dictionary;             /* 1 (default): RLE_DICTIONARY, falls back to PLAIN per column chunk
-                                   when the dictionary grows past dictionary_max_bytes */
+                                   when the dictionary grows past dictionary_max_bytes, or early when
+                                   more than 80% of a chunk's first 10,000 values are distinct */
     size_t dictionary_max_bytes;/* default 1 MiB */
     const char *created_by;     /* default "smarttech parquet writer" */
 } pq_writer_options;
