@@ -277,3 +277,24 @@ q.awaitTermination()
 stream_count = spark.sql("select count(*) from s").collect()[0][0]
 print(json.dumps({"batch_count": batch_count, "stream_count": stream_count, "columns": columns}))
 '''
+
+
+def test_offsets_out_of_range_stop_with_a_clear_message(tmp_path, topic, run_smarttech, kafka_admin):
+    manifest = tmp_path / "manifest.csv"
+    simulate(run_smarttech, topic, manifest, 3000, seed=61, faults="0")
+    s = Silver(tmp_path / "out", topic)
+    s.run_once()
+    version = deltalake.DeltaTable(str(s.silver)).version()
+    # the topic is recreated: the offsets the tables hold are beyond its end now
+    for f in kafka_admin.delete_topics([topic], operation_timeout=30).values():
+        f.result(timeout=60)
+    deadline = time.time() + 60
+    while topic in kafka_admin.list_topics(timeout=10).topics and time.time() < deadline:
+        time.sleep(0.5)
+    create_topic(run_smarttech, topic)
+    simulate(run_smarttech, topic, tmp_path / "m2.csv", 30, seed=62, faults="0")
+    cp = subprocess.run([str(a) for a in s.args("--once", "--quiet")], cwd=REPO, capture_output=True, text=True,
+                        timeout=300)
+    assert cp.returncode == 1, cp.stderr[-3000:]
+    assert "out of range" in cp.stderr and "--from" in cp.stderr
+    assert deltalake.DeltaTable(str(s.silver)).version() == version
