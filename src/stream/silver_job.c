@@ -23,6 +23,7 @@ typedef struct part_state {
     int assigned;
     int at_eof;
     int64_t off[NT];       /* next offset each table still needs; -1 unknown */
+    int64_t txn[NT];       /* the table's txn version for this partition as we last saw it, -1 none */
     int64_t batch_end;     /* next offset after the last record of the batch, -1 none */
     dedup_state *dedup;
 } part_state;
@@ -136,7 +137,7 @@ static part_state *part_get(job *j, int32_t p)
         memset(j->parts + j->nparts, 0, (size_t)(n - j->nparts) * sizeof *j->parts);
         for (int i = j->nparts; i < n; i++) {
             j->parts[i].batch_end = -1;
-            for (int t = 0; t < NT; t++) j->parts[i].off[t] = -1;
+            for (int t = 0; t < NT; t++) j->parts[i].off[t] = j->parts[i].txn[t] = -1;
         }
         j->nparts = n;
     }
@@ -222,7 +223,7 @@ static st_code resolve_partition(job *j, int32_t p, int64_t *seek, st_err *e)
     app_id(j, p, id, sizeof id);
     int missing = 0;
     for (int t = 0; t < NT; t++) {
-        ps->off[t] = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), id);
+        ps->off[t] = ps->txn[t] = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), id);
         if (ps->off[t] < 0) missing = 1;
     }
     if (missing) {
@@ -459,6 +460,22 @@ static st_code commit_table(job *j, int t, st_err *e)
     st_code rc = ST_OK;
     delta_file_list adds = {0};
     if (ntx) {
+        /* Fencing: the partitions must still be where we left them in this table. Another
+         * process that took a partition over (we were frozen past the session timeout) would
+         * have moved its txn: then this batch is not ours to commit. */
+        rc = delta_table_refresh(j->tables[t], e);
+        for (int p = 0, k = 0; rc == ST_OK && p < j->nparts; p++) {
+            part_state *ps = &j->parts[p];
+            if (ps->batch_end < 0 || ps->batch_end <= ps->off[t]) continue;
+            int64_t cur = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), ids[k++]);
+            if (cur != ps->txn[t])
+                rc = st_err_set(e, ST_ERR_CONFLICT,
+                                "%s [%d] in %s was committed up to offset %" PRId64 " by another process "
+                                "(this one expected %" PRId64 ")",
+                                j->c->topic, p, delta_table_path(j->tables[t]), cur, ps->txn[t]);
+        }
+    }
+    if (ntx && rc == ST_OK) {
         rc = delta_table_write_files(j->tables[t], j->batches[t], &adds, e);
         if (rc == ST_OK) {
             delta_commit_params cp = {0};
@@ -473,7 +490,8 @@ static st_code commit_table(job *j, int t, st_err *e)
             if (rc == ST_OK) {
                 j->st->versions[t] = v;
                 for (int p = 0; p < j->nparts; p++)
-                    if (j->parts[p].batch_end > j->parts[p].off[t]) j->parts[p].off[t] = j->parts[p].batch_end;
+                    if (j->parts[p].batch_end > j->parts[p].off[t])
+                        j->parts[p].off[t] = j->parts[p].txn[t] = j->parts[p].batch_end;
             } else {
                 /* files written but not committed are invisible; remove them */
                 for (size_t i = 0; i < adds.count; i++) {
