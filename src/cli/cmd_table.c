@@ -1,10 +1,13 @@
 /* cmd_table.c — `smarttech table info PATH [--version N] [--json] [--no-checkpoint]`:
  * what a Delta table holds at a version (schema, partitioning, files, rows, bytes,
- * txn versions, last commit time). Thin: the Delta module does the work. */
+ * txn versions, last commit time); `table optimize` (small-file compaction) and
+ * `table vacuum` (delete unreferenced old files), see docs/maintenance.md.
+ * Thin: the Delta module does the work. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/commands.h"
 #include "delta/delta.h"
@@ -19,7 +22,19 @@ static void usage(FILE *f)
             "  txn (appId -> version) entries and last commit time.\n"
             "  --version N        the table as of version N (default: latest)\n"
             "  --json             one JSON object instead of text\n"
-            "  --no-checkpoint    replay every JSON commit instead of starting from a checkpoint\n");
+            "  --no-checkpoint    replay every JSON commit instead of starting from a checkpoint\n"
+            "usage: smarttech table optimize PATH [--target-size 128MB] [--min-files 2]\n"
+            "                                [--partition COL=VALUE]... [--max-attempts 5] [--json]\n"
+            "  Compacts small files: per partition, files below the target size are rewritten\n"
+            "  into files of about the target size, committed as ONE version (operation OPTIMIZE,\n"
+            "  dataChange=false: rows are unchanged). Safe while writers append.\n"
+            "usage: smarttech table vacuum PATH [--retain 168h] [--dry-run] [--force] [--log]\n"
+            "                              [--log-retain 30d] [--json]\n"
+            "  Deletes data files the latest version no longer references once removed (or, for\n"
+            "  never-committed files, written) longer ago than the retention (default: the table's\n"
+            "  delta.deletedFileRetentionDuration, else 7 days). Below 1h only with --force.\n"
+            "  --log also deletes _delta_log files older than delta.logRetentionDuration (30 days)\n"
+            "  that precede a checkpoint at least that old. Older versions stop being readable.\n");
 }
 
 /* Everything `table info` reports, as one JSON object (also the text source). */
@@ -105,6 +120,204 @@ static void print_text(json_t *o)
     printf("last commit      %s\n", json_is_string(lc) ? json_string_value(lc) : "unknown");
 }
 
+/* Parses a size: bytes, or a number with k/kb/kib, m/mb/mib, g/gb/gib (all powers of
+ * 1024, as Spark's 128MB / 1GB settings). Returns 0 on success. */
+static int parse_size(const char *s, int64_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0)) return -1;
+    double m = 1;
+    if (!*end || !strcasecmp(end, "b")) m = 1;
+    else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib")) m = 1024.0;
+    else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib")) m = 1024.0 * 1024;
+    else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib")) m = 1024.0 * 1024 * 1024;
+    else return -1;
+    if (v * m < 1 || v * m > 9e18) return -1;
+    *out = (int64_t)(v * m);
+    return 0;
+}
+
+/* Prints a JSON object on one line and releases it. */
+static void print_json(json_t *j)
+{
+    char *txt = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    printf("%s\n", txt);
+    free(txt);
+    json_decref(j);
+}
+
+/* `table optimize`: options -> delta_table_optimize -> one summary. Exit 0/1/2. */
+static int table_optimize(int argc, char **argv)
+{
+    const char *path = NULL;
+    int as_json = 0;
+    delta_optimize_options o;
+    delta_optimize_options_init(&o);
+    delta_partition_value *where = calloc((size_t)argc, sizeof *where);
+    size_t nwhere = 0;
+    int rc = 2;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) {
+            as_json = 1;
+        } else if (!strcmp(a, "--target-size") && i + 1 < argc) {
+            if (parse_size(argv[++i], &o.target_size)) {
+                fprintf(stderr, "smarttech table optimize: --target-size wants a size like 128MB, got '%s'\n", argv[i]);
+                goto done;
+            }
+        } else if ((!strcmp(a, "--min-files") || !strcmp(a, "--max-attempts")) && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 1000000) {
+                fprintf(stderr, "smarttech table optimize: %s wants a positive number, got '%s'\n", a, argv[i]);
+                goto done;
+            }
+            if (!strcmp(a, "--min-files")) o.min_files = (int)v;
+            else o.max_attempts = (int)v;
+        } else if (!strcmp(a, "--partition") && i + 1 < argc) {
+            char *eq = strchr(argv[++i], '=');
+            if (!eq || eq == argv[i]) {
+                fprintf(stderr, "smarttech table optimize: --partition wants COL=VALUE, got '%s'\n", argv[i]);
+                goto done;
+            }
+            *eq = '\0';
+            where[nwhere].name = argv[i];
+            where[nwhere].value = eq + 1;
+            nwhere++;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            rc = 0;
+            goto done;
+        } else if (a[0] != '-' && !path) {
+            path = a;
+        } else {
+            fprintf(stderr, "smarttech table optimize: unexpected argument '%s'\n", a);
+            usage(stderr);
+            goto done;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        goto done;
+    }
+    o.where = where;
+    o.nwhere = nwhere;
+    st_err e;
+    delta_optimize_result r;
+    if (delta_table_optimize(path, &o, &r, &e)) {
+        fprintf(stderr, "smarttech table optimize: %s\n", e.msg);
+        rc = 1;
+        goto done;
+    }
+    rc = 0;
+    if (as_json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "path", json_string(path));
+        json_object_set_new(j, "version", r.version >= 0 ? json_integer(r.version) : json_null());
+        json_object_set_new(j, "read_version", json_integer(r.read_version));
+        json_object_set_new(j, "files_considered", json_integer(r.files_considered));
+        json_object_set_new(j, "files_removed", json_integer(r.files_removed));
+        json_object_set_new(j, "files_added", json_integer(r.files_added));
+        json_object_set_new(j, "bytes_removed", json_integer(r.bytes_removed));
+        json_object_set_new(j, "bytes_added", json_integer(r.bytes_added));
+        json_object_set_new(j, "rows", json_integer(r.rows));
+        json_object_set_new(j, "partitions", json_integer(r.partitions));
+        json_object_set_new(j, "attempts", json_integer(r.attempts));
+        print_json(j);
+    } else if (r.version < 0) {
+        printf("%s: nothing to optimize at version %lld (%lld files considered)\n", path, (long long)r.read_version,
+               (long long)r.files_considered);
+    } else {
+        printf("%s: version %lld (OPTIMIZE): %lld files (%lld bytes) -> %lld files (%lld bytes), %lld rows, "
+               "%lld partition(s)%s\n",
+               path, (long long)r.version, (long long)r.files_removed, (long long)r.bytes_removed,
+               (long long)r.files_added, (long long)r.bytes_added, (long long)r.rows, (long long)r.partitions,
+               r.attempts > 1 ? " (re-planned after a concurrent change)" : "");
+    }
+done:
+    free(where);
+    return rc;
+}
+
+/* `table vacuum`: options -> delta_table_vacuum -> the list of files. Exit 0/1/2. */
+static int table_vacuum(int argc, char **argv)
+{
+    const char *path = NULL;
+    int as_json = 0;
+    delta_vacuum_options o;
+    delta_vacuum_options_init(&o);
+    st_err e;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json"))
+            as_json = 1;
+        else if (!strcmp(a, "--dry-run"))
+            o.dry_run = 1;
+        else if (!strcmp(a, "--force"))
+            o.force = 1;
+        else if (!strcmp(a, "--log"))
+            o.clean_log = 1;
+        else if ((!strcmp(a, "--retain") || !strcmp(a, "--log-retain")) && i + 1 < argc) {
+            int64_t ms;
+            if (delta_parse_interval_ms(argv[++i], &ms, &e)) {
+                fprintf(stderr, "smarttech table vacuum: %s: %s\n", a, e.msg);
+                return 2;
+            }
+            if (!strcmp(a, "--retain")) o.retention_ms = ms;
+            else o.log_retention_ms = ms;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] != '-' && !path)
+            path = a;
+        else {
+            fprintf(stderr, "smarttech table vacuum: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    delta_vacuum_result r;
+    st_code rc = delta_table_vacuum(path, &o, &r, &e);
+    if (rc) {
+        fprintf(stderr, "smarttech table vacuum: %s\n", e.msg);
+        if (r.nfiles) fprintf(stderr, "smarttech table vacuum: %zu file(s) were deleted before the error\n", r.nfiles);
+        delta_vacuum_result_free(&r);
+        return rc == ST_ERR_ARG ? 2 : 1;
+    }
+    if (as_json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "path", json_string(path));
+        json_object_set_new(j, "version", json_integer(r.version));
+        json_object_set_new(j, "dry_run", json_boolean(o.dry_run));
+        json_object_set_new(j, "retention_ms", json_integer(r.retention_ms));
+        json_t *files = json_array();
+        for (size_t i = 0; i < r.nfiles; i++) json_array_append_new(files, json_string(r.files[i]));
+        json_object_set_new(j, "files", files);
+        json_object_set_new(j, "num_files", json_integer((json_int_t)r.nfiles));
+        json_object_set_new(j, "bytes", json_integer(r.bytes));
+        json_object_set_new(j, "kept_recent", json_integer(r.files_kept_recent));
+        json_t *logs = json_array();
+        for (size_t i = 0; i < r.nlog_files; i++) json_array_append_new(logs, json_string(r.log_files[i]));
+        json_object_set_new(j, "log_files", logs);
+        print_json(j);
+    } else {
+        for (size_t i = 0; i < r.nfiles; i++) printf("%s\n", r.files[i]);
+        for (size_t i = 0; i < r.nlog_files; i++) printf("_delta_log/%s\n", r.log_files[i]);
+        fprintf(stderr, "%s: %s %zu file(s), %lld bytes (retention %.1fh, version %lld; %lld unreferenced file(s) still "
+                        "within the retention)%s\n",
+                path, o.dry_run ? "would delete" : "deleted", r.nfiles, (long long)r.bytes,
+                (double)r.retention_ms / 3600000.0, (long long)r.version, (long long)r.files_kept_recent,
+                r.nlog_files ? "; log files listed with _delta_log/" : "");
+    }
+    delta_vacuum_result_free(&r);
+    return 0;
+}
+
 /* Entry point: parse options, load the snapshot, print. Exit 0/1/2. */
 int cmd_table(int argc, char **argv)
 {
@@ -112,6 +325,8 @@ int cmd_table(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "optimize")) return table_optimize(argc, argv);
+    if (!strcmp(argv[1], "vacuum")) return table_vacuum(argc, argv);
     if (strcmp(argv[1], "info") != 0) {
         fprintf(stderr, "smarttech table: unknown action '%s'\n", argv[1]);
         usage(stderr);

@@ -17,7 +17,7 @@ static const struct command commands[] = {
     {"silver", cmd_silver, "consume Kafka into bronze_kafka, Silver and quarantine, exactly once"},
     {"gold", cmd_gold, "windowed aggregates and alerts from a streaming read of Silver"},
     {"status", cmd_status, "topic offsets, lag, table versions and sizes"},
-    {"table", cmd_table, "Delta table tools: info"},
+    {"table", cmd_table, "Delta table tools: info, optimize, vacuum"},
     {"parquet", cmd_parquet, "Parquet file tools: info, cat"},
     {"reset", cmd_reset, "remove outputs and checkpoints (needs --yes)"},
 };

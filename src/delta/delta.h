@@ -299,4 +299,104 @@ st_code delta_table_checkpoint(delta_table *t, st_err *e);
  * or NULL. */
 const char *delta_table_last_warning(const delta_table *t);
 
+/* ------------------------------------------------------------------ maintenance (optimize, vacuum)
+ *
+ * Compaction and clean-up commands (`smarttech table optimize|vacuum`); see
+ * docs/maintenance.md. Both work on a table path, open their own handle and are safe to
+ * run while streaming writers append to the same table. */
+
+/* Parses a retention / interval: "168h", "7d", "30m", "90s", "500ms", a bare number of
+ * seconds, or Delta's table-property form "interval 1 week" / "interval 30 days" /
+ * "1 hour" (units: millisecond(s), second(s), minute(s), hour(s), day(s), week(s)).
+ * ST_ERR_ARG naming the text when it is none of these or negative. */
+st_code delta_parse_interval_ms(const char *text, int64_t *ms, st_err *e);
+
+typedef struct delta_optimize_options {
+    int64_t target_size;         /* bytes of an output file; default 128 MiB. Files at least this
+                                    big are left alone. */
+    int min_files;               /* default 2: a partition with fewer small files is skipped */
+    const delta_partition_value *where; /* only partitions whose values equal these (borrowed; a
+                                    NULL value matches the null partition); NULL = every partition */
+    size_t nwhere;
+    int max_attempts;            /* default 5: re-plans after a concurrent remove of an input */
+    /* Test hook: called after the new files are written, before each commit attempt. */
+    void (*before_commit)(void *arg);
+    void *before_commit_arg;
+} delta_optimize_options;
+
+void delta_optimize_options_init(delta_optimize_options *o);
+
+typedef struct delta_optimize_result {
+    int64_t version;             /* the OPTIMIZE version; -1 when there was nothing to compact */
+    int64_t read_version;        /* version the committed plan was made from */
+    int64_t files_considered;    /* active files in the selected partitions */
+    int64_t files_removed, files_added;
+    int64_t bytes_removed, bytes_added;
+    int64_t rows;                /* rows rewritten */
+    int64_t partitions;          /* partitions compacted */
+    int64_t bins;                /* output groups (one file each) */
+    int attempts;                /* plans tried (1 + conflicts retried) */
+} delta_optimize_result;
+
+/* Compacts the table at path: in each partition (or the unpartitioned table) the active
+ * files smaller than target_size are bin-packed in commit order into groups of about
+ * target_size bytes; each group of 2+ files is read (pq_reader) and rewritten as one file
+ * with the same schema, partition values (the original text) and exact stats. ONE version
+ * commits every new file as an add and every input as a remove, all dataChange=false
+ * (rows are unchanged; streaming readers skip it), operation "OPTIMIZE" with Spark-like
+ * operationParameters (predicate, zOrderBy) and operationMetrics (numAddedFiles, ...).
+ * Concurrent appends commute (the commit is retried at the next version); when another
+ * writer removed one of our inputs the written files are deleted and the plan is redone
+ * from the new state, at most max_attempts times, then ST_ERR_CONFLICT.
+ * Nothing to compact is success with r->version = -1. ST_ERR_UNSUPPORTED for column types
+ * or table features we cannot rewrite. Cost: reads and rewrites every selected small
+ * file; memory about the uncompressed size of one group. r may be NULL; o NULL = defaults. */
+st_code delta_table_optimize(const char *path, const delta_optimize_options *o, delta_optimize_result *r,
+                             st_err *e);
+
+#define DELTA_VACUUM_MIN_RETENTION_MS (3600LL * 1000) /* below this only with force */
+
+typedef struct delta_vacuum_options {
+    int64_t retention_ms;        /* -1 (default): the table's delta.deletedFileRetentionDuration,
+                                    else 7 days */
+    int dry_run;                 /* list, delete nothing */
+    int force;                   /* allow retention < DELTA_VACUUM_MIN_RETENTION_MS */
+    int clean_log;               /* also delete expired _delta_log commits/checkpoints (see below) */
+    int64_t log_retention_ms;    /* -1 (default): delta.logRetentionDuration, else 30 days */
+    int64_t now_ms;              /* 0 (default): the clock; tests pass a time */
+} delta_vacuum_options;
+
+void delta_vacuum_options_init(delta_vacuum_options *o);
+
+typedef struct delta_vacuum_result {
+    char **files;                /* table-relative paths deleted (or, dry run, to delete), sorted */
+    int64_t *sizes;              /* bytes, parallel to files */
+    size_t nfiles;
+    int64_t bytes;
+    char **log_files;            /* _delta_log file names deleted (clean_log), sorted */
+    size_t nlog_files;
+    int64_t retention_ms;        /* the retention applied */
+    int64_t version;             /* snapshot version the vacuum kept */
+    int64_t files_kept_recent;   /* unreferenced files still within the retention */
+} delta_vacuum_result;
+
+/* Frees the lists in r (NULL-safe); leaves it zeroed. */
+void delta_vacuum_result_free(delta_vacuum_result *r);
+
+/* Deletes files under the table folder that the latest snapshot does not reference and
+ * that are older than the retention: a file with a remove tombstone in the snapshot is
+ * old when its deletionTimestamp is; any other unreferenced file (an orphan left by a
+ * writer that crashed before committing, or a tombstone already expired from the log)
+ * when its mtime is. Never touches _delta_log, hidden names (starting with '.' or '_',
+ * except partition folders like _x=1), or folders. A retention below one hour is refused
+ * (ST_ERR_ARG) unless force: a concurrent writer's files are unreferenced until it
+ * commits, so a short retention can delete data a running writer is about to commit,
+ * and readers of older versions lose their files. clean_log additionally deletes JSON
+ * commits and checkpoints of versions below the newest checkpoint that is itself older
+ * than the log retention, when the files are older than it too (the table and time
+ * travel after that checkpoint stay readable). Only tables with writer version <= 2
+ * (no deletion vectors) are vacuumed. Cost: one recursive listing + one stat per file.
+ * r (may be NULL) is filled on failure too (what was deleted so far): free it always. */
+st_code delta_table_vacuum(const char *path, const delta_vacuum_options *o, delta_vacuum_result *r, st_err *e);
+
 #endif
