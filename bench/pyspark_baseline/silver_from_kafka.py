@@ -11,8 +11,8 @@ as `smarttech silver` (src/iot/event.h): the baseline of `make bench` (issue 7).
 Settings are what a competent Spark user picks for this job on a 2-core machine (see README.md):
 local[2], 2 shuffle partitions, the RocksDB state store with changelog checkpointing (the state of
 the dedup is millions of ids), maxOffsetsPerTrigger to bound a drain batch, UI off, UTC session.
-Rules are Spark SQL expressions on a VARIANT parse of the value (Spark 4's semi-structured type),
-which sees JSON types exactly, like our scanner: from_json would turn {"sensor_id": 7} into "7".
+Rules are Spark SQL expressions over from_json with an explicit schema (PERMISSIVE mode: a field of
+the wrong JSON type fills _corrupt_record) plus one regex for string fields holding a non-string.
 Only Silver is written, as in the original design (ours also writes bronze_kafka and quarantine).
 """
 from __future__ import annotations
@@ -53,87 +53,77 @@ def spark_session(app: str, driver_memory: str):
          .config("spark.ui.showConsoleProgress", "false")
          .config("spark.sql.streaming.stateStore.providerClass",
                  "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider")
-         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
-         # our scanner keeps the last of duplicate keys; Spark's parse_json refuses them unless told
-         .config("spark.sql.variant.allowDuplicateKeys", "true"))
+         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true"))
     s = b.getOrCreate()
     s.sparkContext.setLogLevel("WARN")
     return s
 
 
-def silver_frame(spark, brokers: str, topic: str, starting: str, max_offsets: int | None,
-                 future_tolerance: str, dedup_window: str):
-    """Kafka records -> typed, validated, normalized, deduplicated Silver rows."""
-    from pyspark.sql import functions as F
-
+def kafka_stream(spark, brokers: str, topic: str, starting: str, max_offsets: int | None):
+    """The Kafka source: key, value, topic, partition, offset, timestamp per record."""
     r = (spark.readStream.format("kafka")
          .option("kafka.bootstrap.servers", brokers)
          .option("subscribe", topic)
          .option("startingOffsets", starting))
     if max_offsets:
         r = r.option("maxOffsetsPerTrigger", str(max_offsets))
-    raw = r.load()
+    return r.load()
 
-    # 1-3: size, UTF-8, one JSON object (try_parse_json is NULL for malformed JSON)
-    df = raw.selectExpr("CAST(value AS STRING) AS json", "octet_length(value) AS nbytes", "timestamp AS kafka_ts",
-                        "partition AS source_partition", "offset AS source_offset")
-    df = df.selectExpr("*", "CASE WHEN nbytes <= 1048576 AND is_valid_utf8(json) THEN try_parse_json(json) END AS v")
-    fields = REQUIRED + ["schema_version", "battery_pct"]
-    df = df.selectExpr("kafka_ts", "source_partition", "source_offset", "v",
-                       *[f"variant_get(v, '$.{f}') AS v_{f}" for f in fields])
-    df = df.selectExpr("*", *[f"schema_of_variant(v_{f}) AS t_{f}" for f in fields])
 
-    def present(f):
-        return f"(t_{f} IS NOT NULL AND t_{f} <> 'VOID')"
+# from_json schema: numbers typed, strings as StringType. from_json is lenient both ways: any JSON value
+# becomes text in a StringType field ({"sensor_id": 7} -> "7") and a numeric string can pass for a
+# number ({"battery_pct": "93.0"}), so one regex over the raw value finds a field of the wrong JSON
+# type (VARIANT fields + schema_of_variant see it too, but cost ~10x the whole parse).
+EVENT_SCHEMA = ("schema_version DOUBLE, event_id STRING, sensor_id STRING, building_id STRING, floor DOUBLE, "
+                "room_id STRING, sensor_type STRING, value DOUBLE, unit STRING, event_time STRING, seq BIGINT, "
+                "battery_pct DOUBLE, _corrupt_record STRING")
+WRONG_TYPE = (r'"(event_id|sensor_id|building_id|room_id|sensor_type|unit)"[ \t\r\n]*:[ \t\r\n]*[^" \t\r\n]'
+              r'|"(schema_version|floor|value|seq|battery_pct)"[ \t\r\n]*:[ \t\r\n]*"')
+TIME_IS_STRING = r'"event_time"[ \t\r\n]*:[ \t\r\n]*"'
 
-    def number(f):
-        return f"(t_{f} IN ('BIGINT', 'DOUBLE', 'FLOAT') OR t_{f} LIKE 'DECIMAL%')"
 
-    def as_double(f):
-        return f"try_variant_get(v_{f}, '$', 'double')"
+def silver_frame(raw, future_tolerance: str = "5 minutes", dedup_window: str = "10 minutes", dedup: bool = True):
+    """Kafka records -> typed, validated, normalized, deduplicated Silver rows (dedup=False: for a
+    batch DataFrame, where dropDuplicatesWithinWatermark does not exist)."""
+    from pyspark.sql import functions as F
 
-    def integral(f, lo, hi):
-        d = as_double(f)
-        return f"({d} = floor({d}) AND {d} BETWEEN {lo} AND {hi})"
+    # 1-3: size, UTF-8, one JSON object; 6 (numbers): _corrupt_record is set when a field has another type
+    df = raw.selectExpr("CAST(value AS STRING) AS json", "timestamp AS kafka_ts", "partition AS source_partition",
+                        "offset AS source_offset")
+    df = df.where("octet_length(json) <= 1048576 AND is_valid_utf8(json)")
+    df = df.selectExpr(f"from_json(json, '{EVENT_SCHEMA}') AS j", f"json RLIKE '{WRONG_TYPE}' AS wrong_type",
+                       f"json RLIKE '{TIME_IS_STRING}' AS time_is_string", "kafka_ts", "source_partition",
+                       "source_offset")
+    df = df.where("j IS NOT NULL AND j._corrupt_record IS NULL AND NOT wrong_type")
+    df = df.selectExpr("j.*", "time_is_string", "kafka_ts", "source_partition", "source_offset")
 
     checks = [
-        "v IS NOT NULL",
-        # 4. schema_version, when present, is the number 1
-        f"(NOT {present('schema_version')} OR ({number('schema_version')} AND {as_double('schema_version')} = 1))",
-        # 5. required fields present (null = absent)
-        *[present(f) for f in REQUIRED],
-        # 6. JSON types
-        *[f"t_{f} = 'STRING'" for f in STRING_FIELDS],
-        number("floor"), number("value"), number("seq"),
-        f"(t_event_time = 'STRING' OR {number('event_time')})",
-        f"(NOT {present('battery_pct')} OR {number('battery_pct')})",
+        # 4. schema_version, when present, is 1
+        "(schema_version IS NULL OR schema_version = 1)",
+        # 5. required fields present (null = absent); 6. their JSON types were checked above
+        *[f"{f} IS NOT NULL" for f in REQUIRED],
     ]
     df = df.where(" AND ".join(checks))
 
     # 7. contents
     df = df.selectExpr(
-        "kafka_ts", "source_partition", "source_offset",
-        *[f"variant_get(v_{f}, '$', 'string') AS {f}" for f in STRING_FIELDS],
-        f"{integral('floor', -1000, 1000)} AS floor_ok", f"CAST({as_double('floor')} AS INT) AS floor",
-        f"{integral('seq', 0, 9.2e18)} AS seq_ok", "try_variant_get(v_seq, '$', 'bigint') AS seq",
-        f"{as_double('value')} AS raw_value",
-        f"CASE WHEN {present('battery_pct')} THEN {as_double('battery_pct')} END AS battery_pct",
-        # event_time: ISO-8601 with a zone, or epoch milliseconds
-        "CASE WHEN t_event_time = 'STRING' THEN"
-        f"   CASE WHEN variant_get(v_event_time, '$', 'string') RLIKE '{ISO_ZONED}'"
-        "     THEN try_to_timestamp(variant_get(v_event_time, '$', 'string')) END"
-        "  WHEN t_event_time = 'BIGINT' THEN"
-        f"   CASE WHEN try_variant_get(v_event_time, '$', 'bigint') BETWEEN 0 AND {MAX_EPOCH_MS}"
-        "     THEN timestamp_millis(try_variant_get(v_event_time, '$', 'bigint')) END"
-        f"  ELSE CASE WHEN {as_double('event_time')} BETWEEN 0 AND {MAX_EPOCH_MS}"
-        f"     THEN timestamp_micros(CAST(round({as_double('event_time')} * 1000) AS BIGINT)) END"
+        "kafka_ts", "source_partition", "source_offset", *STRING_FIELDS,
+        "floor = floor(floor) AND floor BETWEEN -1000 AND 1000 AS floor_ok", "CAST(floor AS INT) AS floor",
+        "seq", "value AS raw_value", "battery_pct",
+        # event_time: ISO-8601 with a zone, or epoch milliseconds (a JSON number: its text here)
+        f"CASE WHEN time_is_string THEN CASE WHEN event_time RLIKE '{ISO_ZONED}' THEN try_to_timestamp(event_time) END"
+        "  WHEN try_cast(event_time AS BIGINT) IS NOT NULL THEN"
+        f"   CASE WHEN try_cast(event_time AS BIGINT) BETWEEN 0 AND {MAX_EPOCH_MS}"
+        "     THEN timestamp_millis(try_cast(event_time AS BIGINT)) END"
+        f"  ELSE CASE WHEN try_cast(event_time AS DOUBLE) BETWEEN 0 AND {MAX_EPOCH_MS}"
+        "     THEN timestamp_micros(CAST(round(try_cast(event_time AS DOUBLE) * 1000) AS BIGINT)) END"
         " END AS event_time")
     contents = [
         *[f"octet_length({f}) BETWEEN 1 AND 256" for f in STRING_FIELDS],
         "sensor_type RLIKE '^[a-z][a-z0-9_]{0,31}$'",
         "octet_length(unit) <= 16 AND NOT unit RLIKE '[\\\\x00-\\\\x1f\\\\x7f]'",
-        "floor_ok", "seq_ok", "raw_value IS NOT NULL AND NOT isnan(raw_value)",
-        "raw_value NOT IN (double('Infinity'), double('-Infinity'))",
+        "floor_ok", "seq >= 0",
+        "NOT isnan(raw_value) AND raw_value NOT IN (double('Infinity'), double('-Infinity'))",
         "event_time IS NOT NULL",
         # 8. unit fits a known sensor_type
         "CASE sensor_type WHEN 'temperature' THEN unit IN ('C', 'F', '°C', '°F')"
@@ -142,8 +132,7 @@ def silver_frame(spark, brokers: str, topic: str, starting: str, max_offsets: in
     df = df.where(" AND ".join(contents))
 
     # 9. °F -> °C (same operation order as iot_f_to_c), 10. physically possible, 11. not in the future
-    df = df.selectExpr(
-        "*", "(sensor_type = 'temperature' AND unit IN ('F', '°F')) AS converted_from_f")
+    df = df.selectExpr("*", "(sensor_type = 'temperature' AND unit IN ('F', '°F')) AS converted_from_f")
     df = df.selectExpr(
         "event_id", "sensor_id", "building_id", "floor", "room_id", "sensor_type",
         "CASE WHEN converted_from_f THEN (raw_value - 32.0) * 5.0 / 9.0 ELSE raw_value END AS value",
@@ -157,7 +146,8 @@ def silver_frame(spark, brokers: str, topic: str, starting: str, max_offsets: in
         f" AND event_time <= kafka_ts + INTERVAL {future_tolerance}")
 
     # dedup by event_id within the event-time watermark
-    df = df.withWatermark("event_time", dedup_window).dropDuplicatesWithinWatermark(["event_id"])
+    if dedup:
+        df = df.withWatermark("event_time", dedup_window).dropDuplicatesWithinWatermark(["event_id"])
     return df.select("event_id", "sensor_id", "building_id", "floor", "room_id", "sensor_type", "value", "unit",
                      "event_time", "event_date", "seq", "battery_pct", "converted_from_f", "source_partition",
                      "source_offset", F.current_timestamp().alias("ingest_time"))
@@ -189,8 +179,8 @@ def main() -> int:
 
     spark = spark_session("smarttech-silver-baseline", a.driver_memory)
     t_session = time.time()
-    df = silver_frame(spark, a.brokers, a.topic, a.starting_offsets, a.max_offsets_per_trigger,
-                      a.future_tolerance, a.dedup_window)
+    raw = kafka_stream(spark, a.brokers, a.topic, a.starting_offsets, a.max_offsets_per_trigger)
+    df = silver_frame(raw, a.future_tolerance, a.dedup_window)
     w = (df.writeStream.format("delta").outputMode("append").partitionBy("event_date")
          .option("checkpointLocation", a.checkpoint))
     w = w.trigger(availableNow=True) if a.trigger == "availableNow" else w.trigger(processingTime=a.trigger)
