@@ -306,7 +306,7 @@ st_code delta_table_vacuum(const char *path, const delta_vacuum_options *opts, d
     w.snap = s;
     w.cutoff = now - r.retention_ms;
     if ((rc = walk_dir(&w, "", e))) goto done;
-    qsort(w.c, w.n, sizeof *w.c, by_rel);
+    if (w.n) qsort(w.c, w.n, sizeof *w.c, by_rel);
     r.files = st_xcalloc(w.n + 1, sizeof *r.files);
     r.sizes = st_xcalloc(w.n + 1, sizeof *r.sizes);
     r.files_kept_recent = w.kept_recent;

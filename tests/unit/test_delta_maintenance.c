@@ -1,0 +1,664 @@
+/* test_delta_maintenance.c — unit tests of table maintenance (delta_optimize.c,
+ * delta_vacuum.c): interval parsing; compaction keeps every row, partition value and
+ * exact stats, commits one dataChange=false OPTIMIZE version, honours target size,
+ * min files and partition filters; concurrent appends commute and a concurrent remove
+ * of an input makes it re-plan (or give up cleanly); vacuum deletes exactly the expired
+ * tombstoned files and old orphans, never hidden files or the log, refuses a short
+ * retention without force, and --log drops only commits below an old checkpoint. */
+#include "check.h"
+#include "delta/delta.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static char root[256];
+
+static char *tpath(const char *name) { return st_path_join(root, name); }
+
+static delta_schema *test_schema(void)
+{
+    delta_schema *s = delta_schema_new();
+    CHECK(delta_schema_add(s, "id", DELTA_TYPE_LONG, 0, NULL) == ST_OK);
+    CHECK(delta_schema_add(s, "name", DELTA_TYPE_STRING, 1, NULL) == ST_OK);
+    CHECK(delta_schema_add(s, "value", DELTA_TYPE_DOUBLE, 1, NULL) == ST_OK);
+    CHECK(delta_schema_add(s, "ok", DELTA_TYPE_BOOLEAN, 1, NULL) == ST_OK);
+    CHECK(delta_schema_add(s, "n", DELTA_TYPE_INTEGER, 1, NULL) == ST_OK);
+    CHECK(delta_schema_add(s, "ts", DELTA_TYPE_TIMESTAMP, 1, NULL) == ST_OK);
+    CHECK(delta_schema_add(s, "event_date", DELTA_TYPE_DATE, 0, NULL) == ST_OK);
+    return s;
+}
+
+/* rows base.. with nulls sprinkled; event_date spreads over ndays days */
+static void fill(delta_batch *b, int64_t base, int rows, int ndays)
+{
+    for (int i = 0; i < rows; i++) {
+        int64_t id = base + i;
+        delta_batch_append_long(b, 0, id);
+        if (id % 5 == 4) {
+            delta_batch_append_null(b, 1);
+        } else {
+            char nm[64];
+            int l = snprintf(nm, sizeof nm, "name-%03lld", (long long)(id % 1000));
+            delta_batch_append_string(b, 1, nm, (size_t)l);
+        }
+        if (id % 11 == 2) delta_batch_append_null(b, 2);
+        else delta_batch_append_double(b, 2, (double)id * 0.5);
+        delta_batch_append_bool(b, 3, (int)(id % 2));
+        if (id % 7 == 3) delta_batch_append_null(b, 4);
+        else delta_batch_append_int(b, 4, (int32_t)(id - 10));
+        delta_batch_append_long(b, 5, 1795600000000000LL + id * 1000 + 1);
+        delta_batch_append_int(b, 6, 20600 + (int32_t)(id % ndays));
+    }
+}
+
+/* One commit of `rows` rows; returns its version. */
+static int64_t append(delta_table *t, int64_t base, int rows, int ndays)
+{
+    delta_batch *b = delta_batch_new(delta_snapshot_schema(delta_table_snapshot(t)));
+    fill(b, base, rows, ndays);
+    delta_file_list adds = {0};
+    st_err e;
+    st_code rc = delta_table_write_files(t, b, &adds, &e);
+    CHECK_MSG(rc == ST_OK, "%s", e.msg);
+    delta_commit_params p = {adds.items, adds.count, NULL, 0, NULL, NULL, NULL};
+    int64_t v = -1;
+    rc = delta_table_commit(t, &p, &v, &e);
+    CHECK_MSG(rc == ST_OK, "%s", e.msg);
+    delta_file_list_free(&adds);
+    delta_batch_destroy(b);
+    return v;
+}
+
+/* An order-independent digest of a table's rows, read straight from the Parquet files
+ * of the latest snapshot (not through the optimize code): count, sums of ids and of
+ * id^2, a hash mixing every column and the partition value of each row. */
+typedef struct digest {
+    int64_t rows, nulls;
+    uint64_t sum, sum2, mix;
+} digest;
+
+static uint64_t h64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+static digest table_digest(const char *path)
+{
+    digest d;
+    memset(&d, 0, sizeof d);
+    st_err e;
+    delta_snapshot *s = delta_snapshot_load(path, -1, &e);
+    CHECK_MSG(s != NULL, "%s", e.msg);
+    if (!s) return d;
+    const char *cols[] = {"id", "name", "value", "ok", "n", "ts"};
+    for (size_t i = 0; i < delta_snapshot_num_files(s); i++) {
+        const delta_file *f = delta_snapshot_file(s, i);
+        char *full = delta_file_local_path(path, f);
+        pq_reader *r = pq_reader_open(full, &e);
+        CHECK_MSG(r != NULL, "%s", e.msg);
+        free(full);
+        if (!r) continue;
+        const char *day = delta_file_partition_value(f, "event_date", NULL);
+        uint64_t dayh = 0;
+        for (const char *c = day ? day : ""; *c; c++) dayh = dayh * 31 + (uint8_t)*c;
+        for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+            int64_t n = pq_reader_row_group_rows(r, g);
+            uint64_t *rowh = calloc((size_t)n + 1, sizeof *rowh);
+            for (int c = 0; c < 6; c++) {
+                pq_column_data cd;
+                int leaf = pq_reader_find_leaf(r, cols[c]);
+                CHECK(leaf >= 0);
+                if (leaf < 0 || pq_reader_read_column(r, g, leaf, &cd, &e)) continue;
+                size_t vi = 0;
+                for (int64_t k = 0; k < n; k++) {
+                    uint64_t v = 0x9e37;
+                    if (cd.def_levels && cd.def_levels[k] == 0) {
+                        d.nulls++;
+                    } else {
+                        size_t j = vi++;
+                        switch (cd.physical) {
+                        case PQ_INT64: v = (uint64_t)cd.values.i64[j]; break;
+                        case PQ_INT32: v = (uint64_t)(int64_t)cd.values.i32[j]; break;
+                        case PQ_BOOLEAN: v = cd.values.boolean[j] + 7u; break;
+                        case PQ_DOUBLE: memcpy(&v, &cd.values.f64[j], 8); break;
+                        case PQ_BYTE_ARRAY:
+                            for (uint32_t q = 0; q < cd.values.bytes[j].len; q++) v = v * 131 + cd.values.bytes[j].ptr[q];
+                            break;
+                        default: break;
+                        }
+                        if (c == 0) {
+                            d.sum += v;
+                            d.sum2 += v * v;
+                        }
+                    }
+                    rowh[k] = h64(rowh[k] ^ h64(v + (uint64_t)c));
+                }
+                pq_column_data_free(&cd);
+            }
+            for (int64_t k = 0; k < n; k++) d.mix += h64(rowh[k] ^ dayh);
+            d.rows += n;
+            free(rowh);
+        }
+        pq_reader_close(r);
+    }
+    delta_snapshot_destroy(s);
+    return d;
+}
+
+static int digest_eq(digest a, digest b)
+{
+    return a.rows == b.rows && a.nulls == b.nulls && a.sum == b.sum && a.sum2 == b.sum2 && a.mix == b.mix;
+}
+
+/* Number of regular *.parquet files under dir (recursively, outside _delta_log). */
+static int count_parquet(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "find '%s' -name '*.parquet' -not -path '*/_delta_log/*' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p) {
+        if (fscanf(p, "%d", &n) != 1) n = -1;
+        pclose(p);
+    }
+    return n;
+}
+
+/* Sets a file's mtime to `secs_ago` seconds in the past. */
+static void age(const char *path, int64_t secs_ago)
+{
+    struct timeval tv[2];
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= (time_t)secs_ago;
+    tv[1] = tv[0];
+    CHECK_MSG(utimes(path, tv) == 0, "utimes %s", path);
+}
+
+static delta_table *make_table(const char *name, int commits, int rows, int ndays)
+{
+    char *p = tpath(name);
+    delta_schema *sc = test_schema();
+    const char *pc[] = {"event_date"};
+    st_err e;
+    delta_table *t = delta_table_create(p, sc, pc, 1, "t", NULL, &e);
+    CHECK_MSG(t != NULL, "%s", e.msg);
+    for (int c = 0; t && c < commits; c++) append(t, (int64_t)c * rows, rows, ndays);
+    delta_schema_destroy(sc);
+    free(p);
+    return t;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_interval(void)
+{
+    int64_t ms = -1;
+    CHECK(delta_parse_interval_ms("168h", &ms, NULL) == ST_OK && ms == 168LL * 3600000);
+    CHECK(delta_parse_interval_ms("7d", &ms, NULL) == ST_OK && ms == 7LL * 86400000);
+    CHECK(delta_parse_interval_ms("interval 1 week", &ms, NULL) == ST_OK && ms == 7LL * 86400000);
+    CHECK(delta_parse_interval_ms("interval 30 days", &ms, NULL) == ST_OK && ms == 30LL * 86400000);
+    CHECK(delta_parse_interval_ms("  2 HOURS ", &ms, NULL) == ST_OK && ms == 7200000);
+    CHECK(delta_parse_interval_ms("90", &ms, NULL) == ST_OK && ms == 90000);
+    CHECK(delta_parse_interval_ms("500ms", &ms, NULL) == ST_OK && ms == 500);
+    CHECK(delta_parse_interval_ms("0s", &ms, NULL) == ST_OK && ms == 0);
+    st_err e;
+    CHECK(delta_parse_interval_ms("a week", &ms, &e) == ST_ERR_ARG && strstr(e.msg, "a week"));
+    CHECK(delta_parse_interval_ms("-1h", &ms, NULL) == ST_ERR_ARG);
+    CHECK(delta_parse_interval_ms("1 fortnight", &ms, NULL) == ST_ERR_ARG);
+    CHECK(delta_parse_interval_ms("", &ms, NULL) == ST_ERR_ARG);
+}
+
+/* Checks the stats of every active file against its rows' ids (min/max/numRecords). */
+static void check_stats(const char *path)
+{
+    st_err e;
+    delta_snapshot *s = delta_snapshot_load(path, -1, &e);
+    if (!s) return;
+    for (size_t i = 0; i < delta_snapshot_num_files(s); i++) {
+        const delta_file *f = delta_snapshot_file(s, i);
+        char *full = delta_file_local_path(path, f);
+        pq_reader *r = pq_reader_open(full, &e);
+        free(full);
+        if (!r) continue;
+        int64_t lo = INT64_MAX, hi = INT64_MIN, nnull_name = 0;
+        for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+            pq_column_data cd;
+            if (pq_reader_read_column(r, g, pq_reader_find_leaf(r, "id"), &cd, &e)) continue;
+            for (size_t k = 0; k < cd.num_values; k++) {
+                if (cd.values.i64[k] < lo) lo = cd.values.i64[k];
+                if (cd.values.i64[k] > hi) hi = cd.values.i64[k];
+            }
+            pq_column_data_free(&cd);
+            if (pq_reader_read_column(r, g, pq_reader_find_leaf(r, "name"), &cd, &e)) continue;
+            nnull_name += (int64_t)(cd.num_levels - cd.num_values);
+            pq_column_data_free(&cd);
+        }
+        json_t *st = json_loads(f->stats ? f->stats : "{}", 0, NULL);
+        CHECK(json_integer_value(json_object_get(st, "numRecords")) == pq_reader_num_rows(r));
+        CHECK(json_integer_value(json_object_get(json_object_get(st, "minValues"), "id")) == lo);
+        CHECK(json_integer_value(json_object_get(json_object_get(st, "maxValues"), "id")) == hi);
+        CHECK(json_integer_value(json_object_get(json_object_get(st, "nullCount"), "name")) == nnull_name);
+        CHECK(f->num_records == pq_reader_num_rows(r));
+        json_decref(st);
+        pq_reader_close(r);
+    }
+    delta_snapshot_destroy(s);
+}
+
+static void test_optimize_basic(void)
+{
+    delta_table *t = make_table("opt", 12, 40, 2);
+    if (!t) return;
+    char *p = tpath("opt");
+    digest before = table_digest(p);
+    CHECK(before.rows == 480);
+    int64_t v0 = delta_table_version(t);
+    CHECK(delta_snapshot_num_files(delta_table_snapshot(t)) == 24);
+
+    delta_optimize_result r;
+    st_err e;
+    CHECK_MSG(delta_table_optimize(p, NULL, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.version == v0 + 1 && r.read_version == v0 && r.attempts == 1);
+    CHECK(r.files_removed == 24 && r.files_added == 2 && r.partitions == 2 && r.rows == 480);
+    CHECK(r.files_considered == 24);
+    digest after = table_digest(p);
+    CHECK(digest_eq(before, after));
+    check_stats(p);
+
+    delta_snapshot *s = delta_snapshot_load(p, -1, &e);
+    CHECK(s && delta_snapshot_version(s) == v0 + 1 && delta_snapshot_num_files(s) == 2);
+    CHECK(s && delta_snapshot_total_records(s) == 480);
+    for (size_t i = 0; s && i < delta_snapshot_num_files(s); i++) {
+        const delta_file *f = delta_snapshot_file(s, i);
+        const char *d = delta_file_partition_value(f, "event_date", NULL);
+        CHECK(d && (!strcmp(d, "2026-05-27") || !strcmp(d, "2026-05-28")));
+        CHECK(f->data_change == 0);
+    }
+    delta_snapshot_destroy(s);
+
+    /* one version of dataChange=false adds and removes, operation OPTIMIZE */
+    delta_version_changes *ch = NULL;
+    size_t nch = 0;
+    CHECK(delta_changes_read(p, v0 + 1, v0 + 1, &ch, &nch, &e) == ST_OK && nch == 1);
+    if (nch == 1) {
+        CHECK_STR(ch[0].operation, "OPTIMIZE");
+        CHECK(ch[0].added.count == 2 && ch[0].removed.count == 24);
+        for (size_t i = 0; i < ch[0].added.count; i++) CHECK(!ch[0].added.items[i].data_change);
+        for (size_t i = 0; i < ch[0].removed.count; i++) CHECK(!ch[0].removed.items[i].data_change);
+        for (size_t i = 0; i < ch[0].removed.count; i++) CHECK(ch[0].removed.items[i].modification_time > 0);
+    }
+    delta_changes_free(ch, nch);
+    /* commitInfo carries Spark's metric names */
+    st_buf txt = {0};
+    char log[600];
+    snprintf(log, sizeof log, "%s/_delta_log/%020lld.json", p, (long long)(v0 + 1));
+    CHECK(st_read_file(log, &txt, &e) == ST_OK);
+    CHECK(strstr(st_buf_cstr(&txt), "\"numRemovedFiles\":\"24\"") != NULL);
+    CHECK(strstr(st_buf_cstr(&txt), "\"numAddedFiles\":\"2\"") != NULL);
+    CHECK(strstr(st_buf_cstr(&txt), "\"predicate\":\"[]\"") != NULL);
+    st_buf_free(&txt);
+
+    /* nothing left to do: no commit */
+    CHECK(delta_table_optimize(p, NULL, &r, &e) == ST_OK && r.version == -1);
+    CHECK(count_parquet(p) == 26);
+
+    /* more small commits; only one partition selected */
+    append(t, 10000, 10, 2);
+    append(t, 10010, 10, 2);
+    digest b2 = table_digest(p);
+    delta_optimize_options o;
+    delta_optimize_options_init(&o);
+    delta_partition_value w = {"event_date", "2026-05-27"};
+    o.where = &w;
+    o.nwhere = 1;
+    CHECK_MSG(delta_table_optimize(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    /* 1 big-ish + 2 small files in that partition: all below 128 MiB, merged into one */
+    CHECK(r.version >= 0 && r.files_removed == 3 && r.files_added == 1 && r.partitions == 1);
+    CHECK(digest_eq(b2, table_digest(p)));
+    /* a filter on a non-partition column is refused */
+    delta_partition_value bad = {"name", "x"};
+    o.where = &bad;
+    CHECK(delta_table_optimize(p, &o, &r, &e) == ST_ERR_ARG && strstr(e.msg, "name"));
+    /* min_files: the other partition has 3 small files, 4 are required */
+    delta_optimize_options_init(&o);
+    o.min_files = 4;
+    CHECK(delta_table_optimize(p, &o, &r, &e) == ST_OK && r.version == -1);
+    /* target size smaller than every file: nothing qualifies */
+    delta_optimize_options_init(&o);
+    o.target_size = 100;
+    CHECK(delta_table_optimize(p, &o, &r, &e) == ST_OK && r.version == -1);
+    free(p);
+    delta_table_destroy(t);
+}
+
+/* Target size bins: 20 files of about equal size into bins of ~5 files. */
+static void test_optimize_bins(void)
+{
+    delta_table *t = make_table("bins", 20, 30, 1);
+    if (!t) return;
+    char *p = tpath("bins");
+    const delta_snapshot *s = delta_table_snapshot(t);
+    int64_t maxsz = 0;
+    for (size_t i = 0; i < delta_snapshot_num_files(s); i++)
+        if (delta_snapshot_file(s, i)->size > maxsz) maxsz = delta_snapshot_file(s, i)->size;
+    digest before = table_digest(p);
+    delta_optimize_options o;
+    delta_optimize_options_init(&o);
+    o.target_size = maxsz * 5;
+    delta_optimize_result r;
+    st_err e;
+    CHECK_MSG(delta_table_optimize(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK_MSG(r.files_removed == 20 && r.files_added >= 4 && r.files_added <= 5, "%lld -> %lld",
+              (long long)r.files_removed, (long long)r.files_added);
+    CHECK(r.bins == r.files_added);
+    CHECK(digest_eq(before, table_digest(p)));
+    check_stats(p);
+    free(p);
+    delta_table_destroy(t);
+}
+
+/* before_commit hooks simulating a concurrent writer */
+typedef struct hook {
+    const char *path;
+    int calls;
+    int mode;          /* 0 append, 1 remove one active file (every call) */
+} hook;
+
+static void concurrent(void *arg)
+{
+    hook *h = arg;
+    h->calls++;
+    st_err e;
+    delta_table *t = delta_table_open(h->path, NULL, &e);
+    CHECK_MSG(t != NULL, "%s", e.msg);
+    if (!t) return;
+    if (h->mode == 0) {
+        append(t, 50000 + h->calls * 100, 7, 1);
+    } else {
+        const delta_snapshot *s = delta_table_snapshot(t);
+        /* remove the oldest small file (one of the optimize inputs) */
+        const delta_file *victim = NULL;
+        for (size_t i = 0; i < delta_snapshot_num_files(s); i++) {
+            const delta_file *f = delta_snapshot_file(s, i);
+            if (!victim || f->modification_time < victim->modification_time ||
+                (f->modification_time == victim->modification_time && strcmp(f->path, victim->path) < 0))
+                victim = f;
+        }
+        delta_commit_params cp = {NULL, 0, NULL, 0, "DELETE", NULL, NULL};
+        CHECK_MSG(delta_table_commit_with_removes(t, &cp, victim, 1, 0, NULL, &e) == ST_OK, "%s", e.msg);
+    }
+    delta_table_destroy(t);
+}
+
+static void test_optimize_concurrent(void)
+{
+    /* appends commute: same plan, committed one version later, nothing lost */
+    delta_table *t = make_table("conc", 6, 20, 1);
+    if (!t) return;
+    char *p = tpath("conc");
+    int64_t v0 = delta_table_version(t);
+    digest before = table_digest(p);
+    hook h = {p, 0, 0};
+    delta_optimize_options o;
+    delta_optimize_options_init(&o);
+    o.before_commit = concurrent;
+    o.before_commit_arg = &h;
+    delta_optimize_result r;
+    st_err e;
+    CHECK_MSG(delta_table_optimize(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.attempts == 1 && r.version == v0 + 2 && r.read_version == v0);
+    CHECK(r.files_removed == 6 && r.files_added == 1);
+    digest after = table_digest(p);
+    CHECK(after.rows == before.rows + 7);
+    delta_snapshot *s = delta_snapshot_load(p, -1, &e);
+    CHECK(s && delta_snapshot_num_files(s) == 2); /* compacted + the concurrent append */
+    delta_snapshot_destroy(s);
+    delta_table_destroy(t);
+    free(p);
+
+    /* a concurrent remove of an input: re-plan from the new state, then succeed */
+    t = make_table("conc2", 6, 20, 1);
+    if (!t) return;
+    p = tpath("conc2");
+    digest b2 = table_digest(p);
+    int parquet_before = count_parquet(p);
+    hook h2 = {p, 0, 1};
+    delta_optimize_options_init(&o);
+    o.before_commit = concurrent;
+    o.before_commit_arg = &h2;
+    o.max_attempts = 1;
+    CHECK(delta_table_optimize(p, &o, &r, &e) == ST_ERR_CONFLICT);
+    CHECK_MSG(strstr(e.msg, "gave up") && strstr(e.msg, "not active"), "%s", e.msg);
+    /* our written files were deleted: only the inputs remain (one of them now a tombstone) */
+    CHECK(count_parquet(p) == parquet_before);
+    digest b3 = table_digest(p);
+    CHECK(b3.rows == b2.rows - 20);
+    /* first attempt conflicts (hook removes an input), the second plans without it */
+    hook h3 = {p, 0, 1};
+    o.before_commit = concurrent;
+    o.before_commit_arg = &h3;
+    o.max_attempts = 2;
+    st_code rc = delta_table_optimize(p, &o, &r, &e);
+    /* the hook removes a file before every attempt, so both attempts conflict */
+    CHECK(rc == ST_ERR_CONFLICT && h3.calls == 2);
+    o.before_commit = NULL;
+    CHECK_MSG(delta_table_optimize(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.files_removed == 3 && r.files_added == 1);
+    digest b4 = table_digest(p);
+    CHECK(b4.rows == b2.rows - 60);
+    CHECK(count_parquet(p) == parquet_before + 1);
+    delta_table_destroy(t);
+    free(p);
+}
+
+/* A re-plan that succeeds: the hook removes an input only on its first call. */
+static int once_calls;
+static const char *once_path;
+static void remove_once(void *arg)
+{
+    (void)arg;
+    if (once_calls++ == 0) {
+        hook h = {once_path, 0, 1};
+        concurrent(&h);
+    }
+}
+
+static void test_optimize_replan(void)
+{
+    delta_table *t = make_table("replan", 5, 20, 1);
+    if (!t) return;
+    char *p = tpath("replan");
+    once_path = p;
+    digest before = table_digest(p);
+    delta_optimize_options o;
+    delta_optimize_options_init(&o);
+    o.before_commit = remove_once;
+    delta_optimize_result r;
+    st_err e;
+    CHECK_MSG(delta_table_optimize(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.attempts == 2 && r.files_removed == 4 && r.files_added == 1 && r.rows == 80);
+    CHECK(table_digest(p).rows == before.rows - 20);
+    CHECK(count_parquet(p) == 6);
+    delta_table_destroy(t);
+    free(p);
+}
+
+static int has(const delta_vacuum_result *r, const char *rel)
+{
+    for (size_t i = 0; i < r->nfiles; i++)
+        if (!strcmp(r->files[i], rel)) return 1;
+    return 0;
+}
+
+static void test_vacuum(void)
+{
+    delta_table *t = make_table("vac", 4, 20, 2);
+    if (!t) return;
+    char *p = tpath("vac");
+    st_err e;
+    /* the inputs of the coming OPTIMIZE */
+    delta_file_list inputs = {0};
+    const delta_snapshot *s = delta_table_snapshot(t);
+    for (size_t i = 0; i < delta_snapshot_num_files(s); i++) delta_file_list_append_copy(&inputs, delta_snapshot_file(s, i));
+    delta_optimize_result orr;
+    CHECK_MSG(delta_table_optimize(p, NULL, &orr, &e) == ST_OK && orr.files_removed == 8, "%s", e.msg);
+    digest before = table_digest(p);
+
+    /* orphans: an old one (a crashed writer) and a fresh one (a writer about to commit) */
+    char *d1 = st_path_join(p, "event_date=2026-05-27");
+    char *old_orphan = st_path_join(d1, "part-00000-orphan-old.c000.snappy.parquet");
+    char *new_orphan = st_path_join(d1, "part-00000-orphan-new.c000.snappy.parquet");
+    FILE *f = fopen(old_orphan, "w");
+    if (f) fclose(f);
+    f = fopen(new_orphan, "w");
+    if (f) fclose(f);
+    age(old_orphan, 3 * 3600);
+    /* hidden things are never touched, however old */
+    char *hidden = st_path_join(p, ".hidden.parquet");
+    char *underdir = st_path_join(p, "_tmp_stuff");
+    st_mkdirs(underdir, NULL);
+    char *under = st_path_join(underdir, "x.parquet");
+    f = fopen(hidden, "w");
+    if (f) fclose(f);
+    f = fopen(under, "w");
+    if (f) fclose(f);
+    age(hidden, 30 * 86400);
+    age(under, 30 * 86400);
+
+    delta_vacuum_options o;
+    delta_vacuum_result r;
+    /* retention below one hour refused without force, with the reason */
+    delta_vacuum_options_init(&o);
+    o.retention_ms = 0;
+    CHECK(delta_table_vacuum(p, &o, &r, &e) == ST_ERR_ARG && strstr(e.msg, "not yet committed"));
+    delta_vacuum_result_free(&r);
+
+    /* default retention (7 days): everything unreferenced is younger */
+    delta_vacuum_options_init(&o);
+    o.dry_run = 1;
+    CHECK_MSG(delta_table_vacuum(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.nfiles == 0 && r.retention_ms == 7LL * 86400000 && r.files_kept_recent == 10);
+    delta_vacuum_result_free(&r);
+
+    /* retention 1h: the old orphan goes; tombstones are fresh (removed just now) */
+    o.retention_ms = 3600000;
+    CHECK_MSG(delta_table_vacuum(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.nfiles == 1 && has(&r, "event_date=2026-05-27/part-00000-orphan-old.c000.snappy.parquet"));
+    delta_vacuum_result_free(&r);
+
+    /* two hours later (tests pass the clock): every tombstone expired too. The other
+     * orphan was written 30 minutes before that clock, so it stays. Dry run first. */
+    age(new_orphan, -90 * 60);
+    o.now_ms = (int64_t)time(NULL) * 1000 + 2 * 3600000LL;
+    CHECK_MSG(delta_table_vacuum(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK_MSG(r.nfiles == 9, "%zu", r.nfiles);
+    for (size_t i = 0; i < inputs.count; i++) {
+        char *rel = strdup(inputs.items[i].path); /* our writer's paths need no decoding */
+        CHECK_MSG(has(&r, rel), "%s", rel);
+        free(rel);
+    }
+    CHECK(!has(&r, "event_date=2026-05-27/part-00000-orphan-new.c000.snappy.parquet"));
+    for (size_t i = 1; i < r.nfiles; i++) CHECK(strcmp(r.files[i - 1], r.files[i]) < 0);
+    int64_t listed_bytes = r.bytes;
+    delta_vacuum_result_free(&r);
+    CHECK(count_parquet(p) == 8 + 2 + 2 + 2); /* inputs + outputs + orphans + the two hidden ones */
+
+    o.dry_run = 0;
+    CHECK_MSG(delta_table_vacuum(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.nfiles == 9 && r.bytes == listed_bytes);
+    delta_vacuum_result_free(&r);
+    CHECK(count_parquet(p) == 2 + 1 + 2);
+    CHECK(st_path_exists(hidden) && st_path_exists(under) && st_path_exists(new_orphan));
+    CHECK(digest_eq(before, table_digest(p)));
+    /* the log is intact: the old version still loads (its files are gone) */
+    delta_snapshot *old = delta_snapshot_load(p, 4, &e);
+    CHECK(old != NULL && delta_snapshot_num_files(old) == 8);
+    delta_snapshot_destroy(old);
+    /* idempotent */
+    CHECK(delta_table_vacuum(p, &o, &r, &e) == ST_OK && r.nfiles == 0);
+    delta_vacuum_result_free(&r);
+
+    delta_file_list_free(&inputs);
+    free(d1);
+    free(old_orphan);
+    free(new_orphan);
+    free(hidden);
+    free(under);
+    free(underdir);
+    free(p);
+    delta_table_destroy(t);
+}
+
+static void test_vacuum_log(void)
+{
+    delta_table *t = make_table("vlog", 23, 5, 1); /* checkpoints at 10 and 20 */
+    if (!t) return;
+    char *p = tpath("vlog");
+    char f[600];
+    for (int v = 0; v <= 23; v++) {
+        snprintf(f, sizeof f, "%s/_delta_log/%020d.json", p, v);
+        age(f, 40LL * 86400);
+    }
+    snprintf(f, sizeof f, "%s/_delta_log/%020d.checkpoint.parquet", p, 10);
+    age(f, 40LL * 86400);
+    snprintf(f, sizeof f, "%s/_delta_log/%020d.checkpoint.parquet", p, 20); /* fresh: not usable as the start */
+    delta_vacuum_options o;
+    delta_vacuum_options_init(&o);
+    o.clean_log = 1;
+    o.dry_run = 1;
+    delta_vacuum_result r;
+    st_err e;
+    CHECK_MSG(delta_table_vacuum(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK_MSG(r.nlog_files == 10 && r.nfiles == 0, "%zu", r.nlog_files);
+    CHECK(r.nlog_files && !strcmp(r.log_files[0], "00000000000000000000.json"));
+    delta_vacuum_result_free(&r);
+    o.dry_run = 0;
+    CHECK_MSG(delta_table_vacuum(p, &o, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.nlog_files == 10);
+    delta_vacuum_result_free(&r);
+    snprintf(f, sizeof f, "%s/_delta_log/%020d.json", p, 9);
+    CHECK(!st_path_exists(f));
+    snprintf(f, sizeof f, "%s/_delta_log/%020d.json", p, 10);
+    CHECK(st_path_exists(f));
+    delta_snapshot *s = delta_snapshot_load(p, -1, &e);
+    CHECK_MSG(s && delta_snapshot_version(s) == 23 && delta_snapshot_total_records(s) == 115, "%s", e.msg);
+    delta_snapshot_destroy(s);
+    s = delta_snapshot_load(p, 12, &e);
+    CHECK_MSG(s && delta_snapshot_total_records(s) == 60, "%s", e.msg);
+    delta_snapshot_destroy(s);
+    CHECK(delta_snapshot_load(p, 5, &e) == NULL);
+    /* log retention of 50 days: nothing more is old enough */
+    o.log_retention_ms = 50LL * 86400000;
+    CHECK(delta_table_vacuum(p, &o, &r, &e) == ST_OK && r.nlog_files == 0);
+    delta_vacuum_result_free(&r);
+    free(p);
+    delta_table_destroy(t);
+}
+
+int main(void)
+{
+    snprintf(root, sizeof root, "/tmp/test_delta_maint.%ld", (long)getpid());
+    st_remove_tree(root, NULL);
+    st_mkdirs(root, NULL);
+    test_interval();
+    test_optimize_basic();
+    test_optimize_bins();
+    test_optimize_concurrent();
+    test_optimize_replan();
+    test_vacuum();
+    test_vacuum_log();
+    if (!check_failures) st_remove_tree(root, NULL);
+    return CHECK_DONE();
+}
