@@ -224,6 +224,10 @@ void delta_batch_append_int(delta_batch *b, int col, int32_t v);     /* integer,
 void delta_batch_append_long(delta_batch *b, int col, int64_t v);    /* long, timestamp (us) */
 void delta_batch_append_double(delta_batch *b, int col, double v);
 void delta_batch_append_string(delta_batch *b, int col, const char *s, size_t len);
+/* Same without copying: s must stay valid until the batch is written (delta_table_write_files)
+ * or cleared. For large values the caller already holds (raw records). A column takes either
+ * copied or borrowed strings until the next clear (mixing is a misuse). */
+void delta_batch_append_string_ref(delta_batch *b, int col, const char *s, size_t len);
 /* ST_ERR_ARG naming the column when columns differ in length or an append misused it. */
 st_code delta_batch_validate(const delta_batch *b, st_err *e);
 

@@ -45,6 +45,7 @@ void delta_batch_clear(delta_batch *b)
         st_buf_reset(&b->cols[i].arena);
         b->cols[i].n = 0;
         b->cols[i].nulls = 0;
+        b->cols[i].borrowed = 0;
     }
     b->misuse_col = -1;
     b->misuse[0] = '\0';
@@ -104,6 +105,14 @@ void delta_batch_append_null(delta_batch *b, int col)
     c->nulls++;
 }
 
+static void misuse_mixed(delta_batch *b, int col)
+{
+    if (b->misuse[0]) return;
+    b->misuse_col = col;
+    snprintf(b->misuse, sizeof b->misuse, "column %s mixes copied and borrowed strings",
+             delta_schema_field_name(b->schema, (size_t)col));
+}
+
 /* Typed appends: the value goes in when the column has that type, else the
  * misuse is recorded and the value dropped. Strings are copied into the arena. */
 void delta_batch_append_bool(delta_batch *b, int col, int v)
@@ -136,8 +145,28 @@ void delta_batch_append_string(delta_batch *b, int col, const char *s, size_t le
     delta_bcol *c = col_for(b, col, 1 << DELTA_TYPE_STRING, "string");
     if (!c) return;
     if (len > UINT32_MAX) len = UINT32_MAX;
+    if (c->borrowed) {
+        misuse_mixed(b, col);
+        return;
+    }
     delta_str_ref r = {c->arena.len, (uint32_t)len};
     if (len) st_buf_append(&c->arena, s, len);
+    push(c, &r, sizeof r, 1);
+}
+
+/* Like delta_batch_append_string without the copy: the batch keeps the pointer. A column
+ * takes either copied or borrowed strings, not both (misuse). */
+void delta_batch_append_string_ref(delta_batch *b, int col, const char *s, size_t len)
+{
+    delta_bcol *c = col_for(b, col, 1 << DELTA_TYPE_STRING, "string");
+    if (!c) return;
+    if (!c->borrowed && c->arena.len) {
+        misuse_mixed(b, col);
+        return;
+    }
+    c->borrowed = 1;
+    if (len > UINT32_MAX) len = UINT32_MAX;
+    delta_str_ref r = {(uint64_t)(uintptr_t)(len ? s : ""), (uint32_t)len};
     push(c, &r, sizeof r, 1);
 }
 

@@ -13,6 +13,7 @@ typedef struct delta_str_ref {
 typedef struct delta_bcol {
     delta_type type;
     int nullable;
+    int borrowed;       /* string column filled by delta_batch_append_string_ref: off holds pointers */
     st_buf valid;       /* one byte per row: 1 value, 0 null */
     st_buf vals;        /* row i at index i: uint8 / int32 / int64 / double / delta_str_ref */
     st_buf arena;       /* string bytes */
@@ -26,5 +27,12 @@ struct delta_batch {
     int misuse_col;     /* first misused column, -1 none */
     char misuse[200];
 };
+
+/* Bytes of string s of column c (in the arena, or the caller's memory for a borrowed column). */
+static inline const uint8_t *delta_bcol_str(const delta_bcol *c, const delta_str_ref *s)
+{
+    if (c->borrowed) return s->off ? (const uint8_t *)(uintptr_t)s->off : (const uint8_t *)"";
+    return c->arena.data ? c->arena.data + s->off : (const uint8_t *)"";
+}
 
 #endif

@@ -37,7 +37,7 @@ static const char *partition_text(const delta_bcol *c, size_t r, char *buf, size
     case DELTA_TYPE_STRING: {
         const delta_str_ref *s = &((const delta_str_ref *)c->vals.data)[r];
         size_t l = s->len < n - 1 ? s->len : n - 1;
-        memcpy(buf, c->arena.data + s->off, l);
+        memcpy(buf, delta_bcol_str(c, s), l);
         buf[l] = '\0';
         return buf;
     }
@@ -173,21 +173,20 @@ static void column_stats(const delta_bcol *c, const char *name, const uint32_t *
     }
     case DELTA_TYPE_STRING: {
         const delta_str_ref *v = (const delta_str_ref *)c->vals.data;
-        const uint8_t *a = c->arena.data;
         const delta_str_ref *lo = &v[idx[first]], *hi = lo;
         for (size_t k = first; k < m; k++) {
             if (!c->valid.data[idx[k]]) continue;
             const delta_str_ref *x = &v[idx[k]];
-            if (bytes_cmp(a + x->off, x->len, a + lo->off, lo->len) < 0) lo = x;
-            if (bytes_cmp(a + x->off, x->len, a + hi->off, hi->len) > 0) hi = x;
+            if (bytes_cmp(delta_bcol_str(c, x), x->len, delta_bcol_str(c, lo), lo->len) < 0) lo = x;
+            if (bytes_cmp(delta_bcol_str(c, x), x->len, delta_bcol_str(c, hi), hi->len) > 0) hi = x;
         }
         int trunc;
         /* a prefix of the min is still a lower bound; a truncated max is not an upper
          * bound, so the max is only written when it is short enough to be exact */
-        long ln = utf8_prefix(a + lo->off, lo->len, STATS_STRING_PREFIX, &trunc);
-        if (ln >= 0) mn = json_stringn((const char *)a + lo->off, (size_t)ln);
-        long hn = utf8_prefix(a + hi->off, hi->len, STATS_STRING_PREFIX, &trunc);
-        if (hn >= 0 && !trunc) mx = json_stringn((const char *)a + hi->off, (size_t)hn);
+        long ln = utf8_prefix(delta_bcol_str(c, lo), lo->len, STATS_STRING_PREFIX, &trunc);
+        if (ln >= 0) mn = json_stringn((const char *)delta_bcol_str(c, lo), (size_t)ln);
+        long hn = utf8_prefix(delta_bcol_str(c, hi), hi->len, STATS_STRING_PREFIX, &trunc);
+        if (hn >= 0 && !trunc) mx = json_stringn((const char *)delta_bcol_str(c, hi), (size_t)hn);
         break;
     }
     default: break;
@@ -287,7 +286,7 @@ static st_code write_one(delta_table *t, const delta_batch *b, const int *is_par
             if (!ok) continue;
             if (c->type == DELTA_TYPE_STRING) {
                 const delta_str_ref *sr = &((const delta_str_ref *)c->vals.data)[r];
-                pq_bytes pb = {c->arena.data ? c->arena.data + sr->off : (const uint8_t *)"", sr->len};
+                pq_bytes pb = {delta_bcol_str(c, sr), sr->len};
                 memcpy(dst + nv * w8, &pb, sizeof pb);
             } else {
                 memcpy(dst + nv * w8, c->vals.data + (size_t)r * src_w, w8);

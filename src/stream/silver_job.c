@@ -347,7 +347,7 @@ static void add_raw_value(delta_batch *b, const char *v, size_t len, int utf8)
         delta_batch_append_null(b, BK_VALUE);
         delta_batch_append_null(b, BK_VALUE_BASE64);
     } else if (utf8) {
-        delta_batch_append_string(b, BK_VALUE, v, len);
+        delta_batch_append_string_ref(b, BK_VALUE, v, len); /* the record buffer outlives the write */
         delta_batch_append_null(b, BK_VALUE_BASE64);
     } else {
         st_buf enc = {0};

@@ -113,9 +113,17 @@ def check_exactly_once(s: Silver, manifest: Path, total: int):
     assert len({(r["partition"], r["offset"]) for r in q}) == len(q), "a quarantined record appears twice"
     assert Counter(r["reason"] for r in q) == invalid
 
-    b = read_table(s.bronze, ["partition", "offset"])
+    b = read_table(s.bronze, ["partition", "offset", "value"])
     keys = {(r["partition"], r["offset"]) for r in b}
     assert len(keys) == len(b) == total, f"bronze_kafka: {len(b)} rows, {len(keys)} distinct offsets, {total} sent"
+    # the raw values are the events as sent: every valid event's id is in one of them
+    raw_ids = set()
+    for r in b:
+        try:
+            raw_ids.add(json.loads(r["value"])["event_id"])
+        except Exception:
+            pass
+    assert valid_ids <= raw_ids
     return valid_ids
 
 
