@@ -62,7 +62,9 @@ def machine() -> dict:
 
 
 def mib(b) -> str:
-    return "" if b is None else f"{b / 2**20:.0f} MiB"
+    if b is None:
+        return ""
+    return f"{b / 2**20:.1f} MiB" if b < 10 * 2**20 else f"{b / 2**20:,.0f} MiB"
 
 
 def num(x, d=0) -> str:
@@ -72,7 +74,9 @@ def num(x, d=0) -> str:
 
 
 def ratio(x) -> str:
-    return "" if x is None else f"{x:.2f}"
+    if x is None:
+        return ""
+    return f"{x:.3f}" if abs(x) < 0.1 else f"{x:.2f}"
 
 
 def silver_rows(s: dict) -> list[list[str]]:
@@ -179,11 +183,18 @@ def targets(s: dict) -> list[str]:
         p99 = st["latency"]["p99_ms"]
         t.append(f"ours p99 event -> visible <= 1 s at {num(st.get('rate'))}/s: {num(p99)} ms "
                  f"({'met' if p99 <= 1000 else 'not met'})")
+    for who, label in (("steady_ours", "ours"), ("steady_spark", "PySpark")):
+        st = s.get(who)
+        if st and not st.get("caught_up", True):
+            t.append(f"{label} steady state fell behind: {num(st.get('silver_rows'))} of {num(st.get('expected_rows'))} "
+                     f"rows visible {num(st.get('catch_up_s'))} s after the producer stopped; its latency is over "
+                     f"the visible rows only")
     c = s.get("compare", {})
     if "same_rows" in c:
-        t.append(f"same Silver rows in both tables: {'yes' if c['same_rows'] else 'NO'} "
-                 f"({num(c['ours']['rows'])} rows each, checksum over (event_id, value) "
-                 f"{'equal' if c['ours']['checksum'] == c['spark']['checksum'] else 'different'})")
+        t.append(f"same Silver rows in both drained tables: {'yes' if c['same_rows'] else 'NO'} "
+                 f"(ours {num(c['ours']['rows'])} rows, PySpark {num(c['spark']['rows'])}; checksum over "
+                 f"(event_id, value) {'equal' if c['ours']['checksum'] == c['spark']['checksum'] else 'different'}; "
+                 f"rows only in ours {num(c.get('only_in_ours'))}, only in PySpark {num(c.get('only_in_spark'))})")
     if "ours_matches_manifest" in c:
         t.append(f"ours' Silver = the simulator's valid unique events: {'yes' if c['ours_matches_manifest'] else 'NO'}")
     return t
