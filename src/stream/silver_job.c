@@ -422,7 +422,8 @@ static void build_rows(job *j, const recbuf *rb, int64_t ingest_us, int64_t **la
                         j->st->last_batch_dups++;
                     } else {
                         delta_batch *b = j->batches[T_SILVER];
-                        table_append_event(b, &ev);
+                        /* strings point into the record buffer or the batch arena: both outlive the write */
+                        table_append_event_borrowed(b, &ev);
                         delta_batch_append_int(b, SILVER_SOURCE_PARTITION, m->partition);
                         delta_batch_append_long(b, SILVER_SOURCE_OFFSET, o);
                         delta_batch_append_long(b, SILVER_INGEST_TIME, ingest_us);
@@ -719,7 +720,7 @@ static void *worker_main(void *arg)
         if (rc == ST_OK && j->cb) j->cb(j->st, NULL, j->opaque);
         pthread_mutex_lock(&j->mu);
         j->worker_busy = 0;
-        j->result_pending = 1;
+        __atomic_store_n(&j->result_pending, 1, __ATOMIC_RELEASE);
         j->result_rc = rc;
         j->result_err = be;
         pthread_cond_broadcast(&j->cv);
@@ -754,11 +755,13 @@ static int worker_idle(job *j)
 /* Deals with the outcome of the worker's last batch. Returns 1 when the job must stop. */
 static int check_result(job *j, int64_t *backoff_us)
 {
+    /* the collector calls this once per record: look without the lock first */
+    if (!__atomic_load_n(&j->result_pending, __ATOMIC_ACQUIRE)) return 0;
     pthread_mutex_lock(&j->mu);
     int pending = j->result_pending && !j->work_ready && !j->worker_busy;
     st_code rc = j->result_rc;
     st_err be = j->result_err;
-    if (pending) j->result_pending = 0;
+    if (pending) __atomic_store_n(&j->result_pending, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&j->mu);
     if (!pending) return 0;
     if (rc == ST_OK) {

@@ -121,18 +121,18 @@ delta_table *table_open_or_create(table_kind k, const char *path, st_err *e)
     return t;
 }
 
-static void append_str(delta_batch *b, int c, iot_str s) { delta_batch_append_string(b, c, s.ptr, s.len); }
+typedef void (*append_str_fn)(delta_batch *, int, const char *, size_t);
 
-void table_append_event(delta_batch *b, const iot_event *ev)
+static void append_event(delta_batch *b, const iot_event *ev, append_str_fn str)
 {
-    append_str(b, SILVER_EVENT_ID, ev->event_id);
-    append_str(b, SILVER_SENSOR_ID, ev->sensor_id);
-    append_str(b, SILVER_BUILDING_ID, ev->building_id);
+    str(b, SILVER_EVENT_ID, ev->event_id.ptr, ev->event_id.len);
+    str(b, SILVER_SENSOR_ID, ev->sensor_id.ptr, ev->sensor_id.len);
+    str(b, SILVER_BUILDING_ID, ev->building_id.ptr, ev->building_id.len);
     delta_batch_append_int(b, SILVER_FLOOR, ev->floor);
-    append_str(b, SILVER_ROOM_ID, ev->room_id);
-    append_str(b, SILVER_SENSOR_TYPE, ev->sensor_type);
+    str(b, SILVER_ROOM_ID, ev->room_id.ptr, ev->room_id.len);
+    str(b, SILVER_SENSOR_TYPE, ev->sensor_type.ptr, ev->sensor_type.len);
     delta_batch_append_double(b, SILVER_VALUE, ev->value);
-    append_str(b, SILVER_UNIT, ev->unit);
+    str(b, SILVER_UNIT, ev->unit.ptr, ev->unit.len);
     delta_batch_append_long(b, SILVER_EVENT_TIME, ev->event_time_us);
     delta_batch_append_int(b, SILVER_EVENT_DATE, ev->event_date);
     delta_batch_append_long(b, SILVER_SEQ, ev->seq);
@@ -141,6 +141,13 @@ void table_append_event(delta_batch *b, const iot_event *ev)
     else
         delta_batch_append_null(b, SILVER_BATTERY_PCT);
     delta_batch_append_bool(b, SILVER_CONVERTED_FROM_F, ev->converted_from_f);
+}
+
+void table_append_event(delta_batch *b, const iot_event *ev) { append_event(b, ev, delta_batch_append_string); }
+
+void table_append_event_borrowed(delta_batch *b, const iot_event *ev)
+{
+    append_event(b, ev, delta_batch_append_string_ref);
 }
 
 int table_utf8_valid(const char *str, size_t n)

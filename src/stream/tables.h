@@ -81,8 +81,11 @@ const char *table_default_path(table_kind k);
 /* Creates the table at path if missing, else opens it (same schema required). */
 delta_table *table_open_or_create(table_kind k, const char *path, st_err *e);
 
-/* Appends the typed event columns (0..SILVER_CONVERTED_FROM_F) of ev to b. */
+/* Appends the typed event columns (0..SILVER_CONVERTED_FROM_F) of ev to b (strings copied). */
 void table_append_event(delta_batch *b, const iot_event *ev);
+/* Same, borrowing the strings (delta_batch_append_string_ref): ev's strings must stay valid
+ * until the batch is written or cleared, and every string row of b must be borrowed too. */
+void table_append_event_borrowed(delta_batch *b, const iot_event *ev);
 
 /* Appends a quarantine row. raw may be NULL; when raw is not valid UTF-8 it is stored base64 in
  * raw_base64 (and raw is null). For a Kafka source give topic/partition/offset and file NULL;
