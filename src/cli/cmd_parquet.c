@@ -3,8 +3,11 @@
  *
  * cat reassembles records from the decoded leaf columns with their Dremel levels
  * (groups become objects, LIST groups arrays, MAP groups objects keyed by the key's
- * text). Values: integers and doubles as JSON numbers (NaN/Infinity as strings),
- * DATE as "YYYY-MM-DD", TIMESTAMP as ISO-8601 UTC, BYTE_ARRAY as a string.
+ * text). Values: integers and doubles as JSON numbers (NaN/Infinity as strings; FLOAT16
+ * widened), DECIMAL as an exact number literal, DATE as "YYYY-MM-DD", TIMESTAMP as ISO-8601
+ * ("Z" when adjusted to UTC; NANOS with 9 fraction digits, INT96 with 6), TIME as
+ * "HH:MM:SS.ffffff", STRING/JSON/ENUM as strings (invalid UTF-8 -> U+FFFD), other binary
+ * (BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY) as a base64 string.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -28,8 +31,106 @@ static const char *logical_name(pq_logical l)
 {
     static const char *n[] = {"", "STRING", "DATE", "TIMESTAMP(MICROS,UTC)", "TIMESTAMP(MILLIS,UTC)",
                               "TIMESTAMP(NANOS,UTC)", "TIMESTAMP(MICROS,local)", "DECIMAL", "INT", "MAP",
-                              "LIST", "JSON", "UUID", "ENUM"};
-    return (int)l >= 0 && (int)l < 14 ? n[l] : "?";
+                              "LIST", "JSON", "UUID", "ENUM", "FLOAT16", "TIME(MILLIS)", "TIME(MICROS)",
+                              "TIME(NANOS)", "TIMESTAMP(MILLIS,local)", "TIMESTAMP(NANOS,local)"};
+    return (int)l >= 0 && (size_t)l < sizeof n / sizeof n[0] ? n[l] : "?";
+}
+
+/* Appends bytes as a JSON string of standard base64 (with padding): how cat shows binary. */
+static void json_base64(st_buf *b, const uint8_t *p, uint32_t len)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    st_buf_reserve(b, (size_t)len / 3 * 4 + 8);
+    st_buf_append_u8(b, '"');
+    uint32_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        char q[4] = {al[v >> 18], al[(v >> 12) & 63], al[(v >> 6) & 63], al[v & 63]};
+        st_buf_append(b, q, 4);
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        char q[4] = {al[v >> 18], al[(v >> 12) & 63], '=', '='};
+        st_buf_append(b, q, 4);
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        char q[4] = {al[v >> 18], al[(v >> 12) & 63], al[(v >> 6) & 63], '='};
+        st_buf_append(b, q, 4);
+    }
+    st_buf_append_u8(b, '"');
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one (overlong forms,
+ * surrogates and code points past U+10FFFF are invalid). */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0];
+    if (c < 0x80) return 1;
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!len || len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((p[k] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;
+    if (c == 0xED && p[1] > 0x9F) return 0;
+    if (c == 0xF0 && p[1] < 0x90) return 0;
+    if (c == 0xF4 && p[1] > 0x8F) return 0;
+    return len;
+}
+
+/* Appends text as a JSON string; bytes that are not valid UTF-8 become U+FFFD, so the line
+ * stays valid JSON whatever the file holds. One pass; the common all-valid case is one copy. */
+static void json_text(st_buf *b, const uint8_t *p, uint32_t len)
+{
+    size_t i = 0;
+    while (i < len && utf8_seq(p + i, len - i)) i += utf8_seq(p + i, len - i);
+    if (i == len) {
+        st_buf_append_json_str(b, (const char *)p, len);
+        return;
+    }
+    st_buf clean = {0};
+    for (i = 0; i < len;) {
+        size_t k = utf8_seq(p + i, len - i);
+        if (k) st_buf_append(&clean, p + i, k), i += k;
+        else st_buf_append(&clean, "\xEF\xBF\xBD", 3), i++;
+    }
+    st_buf_append_json_str(b, (const char *)clean.data, clean.len);
+    st_buf_free(&clean);
+}
+
+/* IEEE 754 half (little-endian bytes) -> double; exact. */
+static double half_to_double(const uint8_t *p)
+{
+    unsigned h = (unsigned)p[0] | (unsigned)p[1] << 8;
+    int exp = (int)((h >> 10) & 31);
+    double mant = (double)(h & 1023);
+    double v;
+    if (exp == 31) v = mant ? NAN : INFINITY;
+    else if (exp == 0) v = ldexp(mant, -24);
+    else v = ldexp(mant + 1024, exp - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+/* Appends a non-finite or finite double as cat shows it. */
+static void json_double(st_buf *b, double d, int single)
+{
+    if (isnan(d)) st_buf_append_str(b, "\"NaN\"");
+    else if (isinf(d)) st_buf_append_str(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    else st_buf_printf(b, single ? "%.9g" : "%.17g", d);
+}
+
+/* Appends "HH:MM:SS.ffffff[fff]" for a time of day in units of 10^-digits s (digits 3, 6, 9);
+ * shown with 6 fraction digits (9 for nanoseconds). Out-of-range values print as numbers. */
+static void json_time(st_buf *b, int64_t v, int digits)
+{
+    int64_t per_s = digits == 3 ? 1000 : digits == 6 ? 1000000 : 1000000000;
+    if (v < 0 || v > 86400 * per_s) {
+        st_buf_printf(b, "%" PRId64, v);
+        return;
+    }
+    int64_t s = v / per_s, frac = v % per_s;
+    if (digits == 3) frac *= 1000, digits = 6;
+    st_buf_printf(b, "\"%02d:%02d:%02d.%0*" PRId64 "\"", (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60),
+                  digits, frac);
 }
 
 static const char *codec_name(pq_codec c)
@@ -97,6 +198,8 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
         if (n->logical == PQ_LOGICAL_DECIMAL) {
             snprintf(tmp, sizeof tmp, "%" PRId32, c->values.i32[i]);
             json_decimal_text(b, tmp, n->scale);
+        } else if (n->logical == PQ_LOGICAL_TIME_MILLIS) {
+            json_time(b, c->values.i32[i], 3);
         } else if (n->logical == PQ_LOGICAL_DATE) {
             st_format_date(c->values.i32[i], tmp, sizeof tmp);
             st_buf_append_json_str(b, tmp, strlen(tmp));
@@ -108,18 +211,33 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
         break;
     case PQ_INT64: {
         int64_t v = c->values.i64[i];
-        int64_t us = 0;
-        int ts = 1;
+        int64_t us = 0, ns = -1;
+        int ts = 1, local = 0;
         switch (n->logical) {
-        case PQ_LOGICAL_TIMESTAMP_MICROS: case PQ_LOGICAL_TIMESTAMP_MICROS_LOCAL: us = v; break;
-        case PQ_LOGICAL_TIMESTAMP_MILLIS: us = v * 1000; break;
-        case PQ_LOGICAL_TIMESTAMP_NANOS: us = v / 1000 - (v % 1000 < 0); break;
+        case PQ_LOGICAL_TIMESTAMP_MICROS_LOCAL: local = 1; /* fall through */
+        case PQ_LOGICAL_TIMESTAMP_MICROS: us = v; break;
+        case PQ_LOGICAL_TIMESTAMP_MILLIS_LOCAL: local = 1; /* fall through */
+        case PQ_LOGICAL_TIMESTAMP_MILLIS:
+            us = v > INT64_MAX / 1000 ? INT64_MAX : v < INT64_MIN / 1000 ? INT64_MIN : v * 1000;
+            break;
+        case PQ_LOGICAL_TIMESTAMP_NANOS_LOCAL: local = 1; /* fall through */
+        case PQ_LOGICAL_TIMESTAMP_NANOS:
+            us = v / 1000 - (v % 1000 < 0);
+            ns = v - us * 1000;
+            break;
         default: ts = 0; break;
         }
         if (ts) {
             size_t tl = st_format_iso_us(us, tmp, sizeof tmp, 0);
-            if (n->logical == PQ_LOGICAL_TIMESTAMP_MICROS_LOCAL && tl && tmp[tl - 1] == 'Z') tmp[--tl] = '\0';
+            if (tl && tmp[tl - 1] == 'Z') {
+                tmp[--tl] = '\0';
+                /* NANOS: three more digits after the microseconds, before the zone */
+                if (ns >= 0 && tl + 4 < sizeof tmp) tl += (size_t)snprintf(tmp + tl, sizeof tmp - tl, "%03d", (int)ns);
+                if (!local && tl + 1 < sizeof tmp) tmp[tl++] = 'Z', tmp[tl] = '\0';
+            }
             st_buf_append_json_str(b, tmp, strlen(tmp));
+        } else if (n->logical == PQ_LOGICAL_TIME_MICROS || n->logical == PQ_LOGICAL_TIME_NANOS) {
+            json_time(b, v, n->logical == PQ_LOGICAL_TIME_MICROS ? 6 : 9);
         } else if (n->logical == PQ_LOGICAL_DECIMAL) {
             snprintf(tmp, sizeof tmp, "%" PRId64, v);
             json_decimal_text(b, tmp, n->scale);
@@ -133,9 +251,7 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
     case PQ_FLOAT:
     case PQ_DOUBLE: {
         double d = c->physical == PQ_FLOAT ? (double)c->values.f32[i] : c->values.f64[i];
-        if (isnan(d)) st_buf_append_str(b, "\"NaN\"");
-        else if (isinf(d)) st_buf_append_str(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-        else st_buf_printf(b, c->physical == PQ_FLOAT ? "%.9g" : "%.17g", d);
+        json_double(b, d, c->physical == PQ_FLOAT);
         break;
     }
     default: {
@@ -146,12 +262,13 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
         } else if (c->physical == PQ_INT96 && v->len == 12) {
             st_format_iso_us(pq_int96_to_micros(v->ptr), tmp, sizeof tmp, 0);
             st_buf_append_json_str(b, tmp, strlen(tmp));
-        } else if (c->physical == PQ_BYTE_ARRAY) {
-            st_buf_append_json_str(b, (const char *)v->ptr, v->len);
+        } else if (n->logical == PQ_LOGICAL_FLOAT16 && c->physical == PQ_FIXED_LEN_BYTE_ARRAY && v->len == 2) {
+            json_double(b, half_to_double(v->ptr), 1);
+        } else if (c->physical == PQ_BYTE_ARRAY && (n->logical == PQ_LOGICAL_STRING || n->logical == PQ_LOGICAL_JSON ||
+                                                    n->logical == PQ_LOGICAL_ENUM)) {
+            json_text(b, v->ptr, v->len);
         } else {
-            st_buf_append_u8(b, '"');
-            for (uint32_t k = 0; k < v->len; k++) st_buf_printf(b, "%02x", v->ptr[k]);
-            st_buf_append_u8(b, '"');
+            json_base64(b, v->ptr, v->len);
         }
         break;
     }
@@ -238,7 +355,10 @@ static void emit_instance(assembler *a, int node, st_buf *b)
     }
     int child = node + 1;
     /* LIST: <list> (repeated) <element>  -> JSON array of elements */
-    if (n->logical == PQ_LOGICAL_LIST && n->num_children == 1 && a->nodes[child].repetition == PQ_REPEATED) {
+    /* (a MAP whose key_value group has only a key is read as the list of its keys, as Arrow does) */
+    if ((n->logical == PQ_LOGICAL_LIST ||
+         (n->logical == PQ_LOGICAL_MAP && a->nodes[child].num_children == 1)) &&
+        n->num_children == 1 && a->nodes[child].repetition == PQ_REPEATED) {
         int inner = child;
         int elem = a->nodes[inner].num_children == 1 ? inner + 1 : -1;
         st_buf_append_u8(b, '[');

@@ -68,9 +68,11 @@ st_code pq_compress(pq_codec_ctx *c, pq_codec codec, int level, const uint8_t *i
     }
 }
 
-/* Inflates a gzip (or zlib) stream into exactly out_len bytes; FORMAT when short or corrupt. */
+/* Inflates a gzip (or zlib) stream into exactly out_len bytes; FORMAT when short or corrupt.
+ * Several concatenated gzip members (as some writers emit) are inflated one after another. */
 static st_code gunzip(const uint8_t *in, size_t n, uint8_t *out, size_t out_len, st_err *e)
 {
+    if (n > UINT32_MAX || out_len > UINT32_MAX) return st_err_set(e, ST_ERR_FORMAT, "GZIP page too large");
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     if (inflateInit2(&zs, 15 + 32) != Z_OK) return st_err_set(e, ST_ERR_NOMEM, "cannot init zlib");
@@ -78,7 +80,12 @@ static st_code gunzip(const uint8_t *in, size_t n, uint8_t *out, size_t out_len,
     zs.avail_in = (uInt)n;
     zs.next_out = out;
     zs.avail_out = (uInt)out_len;
-    int rc = inflate(&zs, Z_FINISH);
+    int rc;
+    for (;;) {
+        rc = inflate(&zs, Z_FINISH);
+        if (rc != Z_STREAM_END || zs.avail_in == 0 || zs.avail_out == 0) break;
+        if (inflateReset(&zs) != Z_OK) break;   /* next member */
+    }
     size_t got = out_len - zs.avail_out;
     inflateEnd(&zs);
     if (rc != Z_STREAM_END || got != out_len)
@@ -86,9 +93,39 @@ static st_code gunzip(const uint8_t *in, size_t n, uint8_t *out, size_t out_len,
     return ST_OK;
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The deprecated LZ4 codec id: parquet-mr wrote Hadoop's framing (blocks of 4-byte big-endian
+ * uncompressed and compressed sizes, then a raw LZ4 block), older parquet-cpp a bare LZ4 block.
+ * Like other readers we try the Hadoop framing first, then a bare block. O(out_len). */
+static st_code lz4_legacy(const uint8_t *in, size_t n, uint8_t *out, size_t out_len, st_err *e)
+{
+    if (n > INT32_MAX || out_len > INT32_MAX) return st_err_set(e, ST_ERR_FORMAT, "LZ4 page too large");
+    size_t ip = 0, op = 0;
+    int ok = 1;
+    while (ok && ip < n) {
+        if (n - ip < 8) { ok = 0; break; }
+        uint32_t ulen = be32(in + ip), clen = be32(in + ip + 4);
+        ip += 8;
+        if (clen > n - ip || ulen > out_len - op) { ok = 0; break; }
+        int r = LZ4_decompress_safe((const char *)in + ip, (char *)out + op, (int)clen, (int)ulen);
+        if (r < 0 || (uint32_t)r != ulen) { ok = 0; break; }
+        ip += clen;
+        op += ulen;
+    }
+    if (ok && op == out_len) return ST_OK;
+    int r = LZ4_decompress_safe((const char *)in, (char *)out, (int)n, (int)out_len);
+    if (r < 0 || (size_t)r != out_len) return st_err_set(e, ST_ERR_FORMAT, "corrupt LZ4 page");
+    return ST_OK;
+}
+
 st_code pq_decompress(pq_codec_ctx *c, pq_codec codec, const uint8_t *in, size_t n, uint8_t *out,
                       size_t out_len, st_err *e)
 {
+    if (n == 0 && out_len == 0) return ST_OK; /* empty page: some writers store no codec frame at all */
     switch (codec) {
     case PQ_CODEC_UNCOMPRESSED:
         if (n != out_len)
@@ -115,6 +152,8 @@ st_code pq_decompress(pq_codec_ctx *c, pq_codec codec, const uint8_t *in, size_t
     }
     case PQ_CODEC_GZIP:
         return gunzip(in, n, out, out_len, e);
+    case PQ_CODEC_LZ4:
+        return lz4_legacy(in, n, out, out_len, e);
     case PQ_CODEC_LZ4_RAW: {
         if (n > INT32_MAX || out_len > INT32_MAX) return st_err_set(e, ST_ERR_FORMAT, "LZ4_RAW page too large");
         int r = LZ4_decompress_safe((const char *)in, (char *)out, (int)n, (int)out_len);

@@ -90,12 +90,30 @@ static void parse_logical(pctx *p, pq_schema_node *n)
                 else skip_field(p, t2);
             }
             tc_read_struct_end(&p->r);
-            if (!utc && unit == 2) n->logical = PQ_LOGICAL_TIMESTAMP_MICROS_LOCAL;
+            if (!utc && unit == 1) n->logical = PQ_LOGICAL_TIMESTAMP_MILLIS_LOCAL;
+            else if (!utc && unit == 2) n->logical = PQ_LOGICAL_TIMESTAMP_MICROS_LOCAL;
+            else if (!utc && unit == 3) n->logical = PQ_LOGICAL_TIMESTAMP_NANOS_LOCAL;
             else if (unit == 1) n->logical = PQ_LOGICAL_TIMESTAMP_MILLIS;
             else if (unit == 2) n->logical = PQ_LOGICAL_TIMESTAMP_MICROS;
             else if (unit == 3) n->logical = PQ_LOGICAL_TIMESTAMP_NANOS;
             break;
         }
+        case 7: {
+            /* TIME: the unit decides; isAdjustedToUTC does not change the value we show */
+            int t2, unit = 0;
+            int16_t id2;
+            tc_read_struct_begin(&p->r);
+            while (tc_read_field(&p->r, &t2, &id2)) {
+                if (id2 == 2 && t2 == TC_STRUCT) unit = parse_time_unit(p);
+                else skip_field(p, t2);
+            }
+            tc_read_struct_end(&p->r);
+            if (unit == 1) n->logical = PQ_LOGICAL_TIME_MILLIS;
+            else if (unit == 2) n->logical = PQ_LOGICAL_TIME_MICROS;
+            else if (unit == 3) n->logical = PQ_LOGICAL_TIME_NANOS;
+            break;
+        }
+        case 15: n->logical = PQ_LOGICAL_FLOAT16; skip_field(p, t); break;
         case 10: {
             int t2;
             int16_t id2;
@@ -128,6 +146,8 @@ static void logical_from_converted(pq_schema_node *n, int ct)
     case PQ_CT_DATE: n->logical = PQ_LOGICAL_DATE; break;
     case PQ_CT_TIMESTAMP_MILLIS: n->logical = PQ_LOGICAL_TIMESTAMP_MILLIS; break;
     case PQ_CT_TIMESTAMP_MICROS: n->logical = PQ_LOGICAL_TIMESTAMP_MICROS; break;
+    case PQ_CT_TIME_MILLIS: n->logical = PQ_LOGICAL_TIME_MILLIS; break;
+    case PQ_CT_TIME_MICROS: n->logical = PQ_LOGICAL_TIME_MICROS; break;
     case PQ_CT_JSON: n->logical = PQ_LOGICAL_JSON; break;
     case PQ_CT_UINT_8: case PQ_CT_UINT_16: case PQ_CT_UINT_32: case PQ_CT_UINT_64:
     case PQ_CT_INT_8: case PQ_CT_INT_16: case PQ_CT_INT_32: case PQ_CT_INT_64: {
@@ -183,13 +203,18 @@ static void parse_schema_element(pctx *p, pq_schema_node *n, int *has_type)
     if (!n->name) n->name = st_xstrdup("");
 }
 
-/* Statistics: prefers min_value/max_value; the legacy min/max only for non-binary types. */
+/* Statistics: prefers min_value/max_value; the legacy min/max only for non-binary types.
+ * A repeated statistics field (hostile footer) replaces the earlier one. */
 static void parse_stats(pctx *p, pq_chunk_meta *c)
 {
     int t;
     int16_t id;
     const uint8_t *mn = NULL, *mx = NULL, *lmn = NULL, *lmx = NULL;
     uint32_t mnl = 0, mxl = 0, lmnl = 0, lmxl = 0;
+    free(c->min);
+    free(c->max);
+    c->min = c->max = NULL;
+    c->min_len = c->max_len = 0;
     tc_read_struct_begin(&p->r);
     while (tc_read_field(&p->r, &t, &id)) {
         if (id == 3 && t == TC_I64) {
@@ -421,8 +446,16 @@ st_code pq_meta_parse_footer(const uint8_t *buf, size_t len, const char *ctx, pq
     if (!p.r.err && !has_rgs) fail(&p, ST_ERR_FORMAT, "footer has no row group list");
     if (!p.r.err) {
         int64_t sum = 0;
-        for (int g = 0; g < fm->nrgs; g++) sum += fm->rgs[g].num_rows;
-        if (sum != fm->num_rows) fail(&p, ST_ERR_FORMAT, "row groups do not add up to num_rows");
+        for (int g = 0; g < fm->nrgs; g++) {
+            if (fm->rgs[g].num_rows > INT64_MAX - sum) {
+                fail(&p, ST_ERR_FORMAT, "row group row counts overflow");
+                break;
+            }
+            sum += fm->rgs[g].num_rows;
+        }
+        /* Some writers leave FileMetaData.num_rows at 0 (repeated_no_annotation.parquet):
+         * like other readers, the row groups' counts win. */
+        if (sum != fm->num_rows) fm->num_rows = sum;
         for (int g = 0; g < fm->nrgs && !p.r.err; g++)
             for (int c = 0; c < fm->schema.nleaves; c++) {
                 const pq_chunk_meta *cm = &fm->rgs[g].cols[c];

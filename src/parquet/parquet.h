@@ -63,7 +63,13 @@ typedef enum pq_logical {
     PQ_LOGICAL_LIST,            /* group annotation */
     PQ_LOGICAL_JSON,
     PQ_LOGICAL_UUID,
-    PQ_LOGICAL_ENUM
+    PQ_LOGICAL_ENUM,
+    PQ_LOGICAL_FLOAT16,         /* FIXED_LEN_BYTE_ARRAY(2), IEEE half, little-endian (reader) */
+    PQ_LOGICAL_TIME_MILLIS,     /* INT32 milliseconds of the day (reader) */
+    PQ_LOGICAL_TIME_MICROS,     /* INT64 microseconds of the day (reader) */
+    PQ_LOGICAL_TIME_NANOS,      /* INT64 nanoseconds of the day (reader) */
+    PQ_LOGICAL_TIMESTAMP_MILLIS_LOCAL, /* INT64, isAdjustedToUTC=false (reader) */
+    PQ_LOGICAL_TIMESTAMP_NANOS_LOCAL   /* INT64, isAdjustedToUTC=false (reader) */
 } pq_logical;
 
 typedef enum pq_repetition { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 } pq_repetition;
@@ -251,7 +257,8 @@ typedef struct pq_chunk_info {
 st_code pq_reader_chunk_info(const pq_reader *r, int row_group, int leaf, pq_chunk_info *out, st_err *e);
 
 /* Legacy INT96 timestamp (8 bytes nanoseconds of the day, then 4 bytes Julian day, both
- * little-endian; written by Spark/Impala) -> microseconds since the Unix epoch (floor). */
+ * little-endian; written by Spark/Impala) -> microseconds since the Unix epoch (floor; wraps
+ * around in 64 bits as Spark does, which is how Spark-written years past 2262 read back). */
 int64_t pq_int96_to_micros(const uint8_t *b12);
 
 /* Reads and decodes leaf `leaf` of row group `row_group`. The whole column chunk is

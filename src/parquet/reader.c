@@ -106,6 +106,7 @@ static st_code reader_init(pq_reader *r, st_err *e)
     for (int g = 0; g < r->fm.nrgs; g++)
         for (int c = 0; c < r->fm.schema.nleaves; c++) {
             pq_chunk_meta *cm = &r->fm.rgs[g].cols[c];
+            if (cm->num_values == 0 && cm->total_compressed >= 0) continue; /* empty chunk: never read */
             int64_t start = cm->data_page_offset;
             if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start) start = cm->dictionary_page_offset;
             if (start < 4 || cm->total_compressed < 0 || cm->num_values < 0 ||
@@ -460,7 +461,8 @@ static st_code read_chunk(pq_reader *r, int g, int leaf, pq_column_data *out, st
     case PQ_FIXED_LEN_BYTE_ARRAY: c.width = (size_t)node->type_length; break;
     default: c.width = 0; break;
     }
-    if (!pq_codec_can_write(cm->codec) && cm->codec != PQ_CODEC_GZIP && cm->codec != PQ_CODEC_LZ4_RAW)
+    if (!pq_codec_can_write(cm->codec) && cm->codec != PQ_CODEC_GZIP && cm->codec != PQ_CODEC_LZ4_RAW &&
+        cm->codec != PQ_CODEC_LZ4)
         return st_err_set(e, ST_ERR_UNSUPPORTED, "%s: column '%s' uses compression %s, which is not supported",
                           r->name, l->dotted, pq_codec_name(cm->codec));
     int64_t total = cm->num_values;
@@ -623,5 +625,8 @@ int64_t pq_int96_to_micros(const uint8_t *b)
     /* Julian day 2440588 is 1970-01-01 */
     int64_t days = (int64_t)jday - 2440588;
     int64_t us = nanos / 1000 - (nanos % 1000 < 0);
-    return days * 86400000000LL + us;
+    /* Two's complement wrap-around, as Spark computes it (in unsigned arithmetic, so no UB
+     * on hostile input): Spark writes timestamps past year 2262 with a wrapped day/nanos pair
+     * (int96_from_spark.parquet: 290000-12-30) that only this arithmetic reads back right. */
+    return (int64_t)((uint64_t)days * 86400000000ULL + (uint64_t)us);
 }
