@@ -2,7 +2,7 @@
 tree (a PySpark job is python + a JVM child; ours is one process), sampled from /proc.
 
     m = Monitored(cmd, stdout=f, stderr=g, env=env).start()
-    ... m.cpu_s() at any time (CPU of the tree so far) ...
+    ... m.cpu_s() at any time (CPU of the tree so far), m.alive() ...
     res = m.wait()   # {"wall_s", "cpu_s", "peak_rss_bytes", "exit"}
 
 CPU: per-pid utime+stime, the last value seen for every pid of the tree (a pid that exits between
@@ -43,6 +43,7 @@ class Monitored:
         self.proc = None
         self.t0 = self.t1 = 0.0
         self.rusage_cpu = 0.0
+        self.done = threading.Event()
 
     def start(self) -> "Monitored":
         self.t0 = time.monotonic()
@@ -72,8 +73,17 @@ class Monitored:
                 todo.extend(kids.get(pid, []))
             self.peak_rss = max(self.peak_rss, rss)
 
+    def alive(self) -> bool:
+        """True while the root process runs (it is not reaped here: wait() keeps its rusage)."""
+        if self.done.is_set():
+            return False
+        try:
+            return os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        except ChildProcessError:
+            return False
+
     def _run(self) -> None:
-        while self.proc.poll() is None:
+        while self.alive():
             self._sample()
             time.sleep(self.interval)
 
@@ -96,6 +106,7 @@ class Monitored:
                 raise subprocess.TimeoutExpired(self.cmd, timeout)
             time.sleep(0.05)
         self.t1 = time.monotonic()
+        self.done.set()
         self.thread.join()
         self.rusage_cpu = ru.ru_utime + ru.ru_stime
         return self.result()

@@ -303,7 +303,7 @@ def steady(a, who: str) -> dict:
     log(f"{who}: steady state on {topic}: starting the pipeline")
     so, se = open(f"{out}/stdout.log", "w"), open(f"{out}/stderr.log", "w")
     m = procmon.Monitored(cmd, stdout=so, stderr=se, cwd=ROOT).start()
-    alive = lambda: m.proc.poll() is None  # noqa: E731
+    alive = m.alive
     r = {"topic": topic, "rate": a.steady_rate, "seconds": a.steady_seconds, "path": out}
     try:
         # the warm-up's ids (sensor:seq) recur in the measured run: Silver keeps the first of each
