@@ -26,10 +26,15 @@ unit: asan
 		ctest --output-on-failure -j $(JOBS)
 
 # Integration tests: real Kafka broker (started by the test harness), real readers.
+# The corpus tests also run hostile files through the ASan binary when `unit` built it.
 integration: build
-	@.venv/bin/python -m pytest -ra tests/integration $(PYTEST_ARGS)
+	@$(if $(wildcard $(ASAN_BUILD)/smarttech),SMARTTECH_ASAN_BIN=$(CURDIR)/$(ASAN_BUILD)/smarttech) \
+		.venv/bin/python -m pytest -ra tests/integration $(PYTEST_ARGS)
 
-test: unit integration
+# CI: every fuzz target for 60 s (regression inputs replayed first), between unit and integration.
+test: unit
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
+	@$(MAKE) --no-print-directory integration
 
 bench: build
 	@bench/run
@@ -37,8 +42,9 @@ bench: build
 demo: build
 	@scripts/demo
 
+FUZZ_SECONDS ?= 300
 fuzz: bootstrap
-	@scripts/fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
 
 kafka-start:
 	@scripts/kafka-local start

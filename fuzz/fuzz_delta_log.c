@@ -14,7 +14,7 @@
 #include "delta/delta.h"
 #include "delta/delta_internal.h"
 
-static volatile uint64_t sink;
+static volatile uint64_t delta_sink;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,20 +27,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     delta_snapshot *s = delta_snapshot_empty("/nonexistent/fuzz-table");
     if (delta_state_apply_commit(s, text, size, "fuzz.json", &e) == ST_OK &&
         delta_state_check_readable(s, "fuzz.json", &e) == ST_OK) {
-        sink += (uint64_t)delta_snapshot_version(s) + (uint64_t)delta_snapshot_total_records(s);
+        delta_sink += (uint64_t)delta_snapshot_version(s) + (uint64_t)delta_snapshot_total_records(s);
     }
     for (size_t i = 0; i < delta_snapshot_num_files(s); i++) {
         const delta_file *f = delta_snapshot_file(s, i);
-        sink += strlen(f->path) + f->num_partition_values;
+        delta_sink += strlen(f->path) + f->num_partition_values;
         for (size_t k = 0; k < f->num_partition_values; k++)
-            sink += strlen(f->partition_values[k].name) + (f->partition_values[k].value ? 1 : 0);
+            delta_sink += strlen(f->partition_values[k].name) + (f->partition_values[k].value ? 1 : 0);
     }
     delta_snapshot_destroy(s);
 
     delta_schema *sc = delta_schema_from_json(text, &e);
     if (sc) {
         for (size_t i = 0; i < delta_schema_num_fields(sc); i++)
-            sink += strlen(delta_schema_field_name(sc, i)) + (uint64_t)delta_schema_field_type(sc, i);
+            delta_sink += strlen(delta_schema_field_name(sc, i)) + (uint64_t)delta_schema_field_type(sc, i);
         char *j = delta_schema_to_json(sc);
         free(j);
     }

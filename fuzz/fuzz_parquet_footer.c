@@ -12,27 +12,27 @@
 
 #include "parquet/parquet.h"
 
-static volatile uint64_t sink;
+static volatile uint64_t footer_sink;
 
 /* Touches every fact the reader exposes, so that ASan sees any bad pointer in them. */
 static void walk_footer(pq_reader *r)
 {
     int nnodes, nleaves = pq_reader_num_leaves(r);
     const pq_schema_node *nodes = pq_reader_schema(r, &nnodes);
-    for (int i = 0; i < nnodes; i++) sink += strlen(nodes[i].name ? nodes[i].name : "") + (uint64_t)nodes[i].num_children;
-    sink += strlen(pq_reader_created_by(r)) + (uint64_t)pq_reader_num_rows(r);
+    for (int i = 0; i < nnodes; i++) footer_sink += strlen(nodes[i].name ? nodes[i].name : "") + (uint64_t)nodes[i].num_children;
+    footer_sink += strlen(pq_reader_created_by(r)) + (uint64_t)pq_reader_num_rows(r);
     for (int l = 0; l < nleaves; l++) {
         const pq_leaf_info *li = pq_reader_leaf(r, l);
-        sink += strlen(li->path) + (uint64_t)li->max_def + (uint64_t)pq_reader_find_leaf(r, li->path);
+        footer_sink += strlen(li->path) + (uint64_t)li->max_def + (uint64_t)pq_reader_find_leaf(r, li->path);
     }
     for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
-        sink += (uint64_t)pq_reader_row_group_rows(r, g);
+        footer_sink += (uint64_t)pq_reader_row_group_rows(r, g);
         for (int l = 0; l < nleaves; l++) {
             pq_chunk_info ci;
             st_err e;
             if (pq_reader_chunk_info(r, g, l, &ci, &e)) continue;
-            for (uint32_t k = 0; ci.min && k < ci.min_len; k++) sink += ci.min[k];
-            for (uint32_t k = 0; ci.max && k < ci.max_len; k++) sink += ci.max[k];
+            for (uint32_t k = 0; ci.min && k < ci.min_len; k++) footer_sink += ci.min[k];
+            for (uint32_t k = 0; ci.max && k < ci.max_len; k++) footer_sink += ci.max[k];
         }
     }
 }

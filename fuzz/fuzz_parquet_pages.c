@@ -11,23 +11,23 @@
 
 #include "parquet/parquet.h"
 
-static volatile uint64_t sink;
+static volatile uint64_t pages_sink;
 
 static void touch(const pq_column_data *c)
 {
     for (size_t i = 0; i < c->num_levels; i++) {
-        if (c->def_levels) sink += (uint64_t)c->def_levels[i];
-        if (c->rep_levels) sink += (uint64_t)c->rep_levels[i];
+        if (c->def_levels) pages_sink += (uint64_t)c->def_levels[i];
+        if (c->rep_levels) pages_sink += (uint64_t)c->rep_levels[i];
     }
     for (size_t i = 0; i < c->num_values; i++) {
         switch (c->physical) {
-        case PQ_BOOLEAN: sink += c->values.boolean[i]; break;
-        case PQ_INT32: case PQ_FLOAT: sink += (uint64_t)c->values.i32[i]; break;
-        case PQ_INT64: case PQ_DOUBLE: sink += (uint64_t)c->values.i64[i]; break;
+        case PQ_BOOLEAN: pages_sink += c->values.boolean[i]; break;
+        case PQ_INT32: case PQ_FLOAT: pages_sink += (uint64_t)c->values.i32[i]; break;
+        case PQ_INT64: case PQ_DOUBLE: pages_sink += (uint64_t)c->values.i64[i]; break;
         default: {
             const pq_bytes *b = &c->values.bytes[i];
-            if (b->len) sink += (uint64_t)b->ptr[0] + b->ptr[b->len - 1];
-            if (c->physical == PQ_INT96 && b->len == 12) sink += (uint64_t)pq_int96_to_micros(b->ptr);
+            if (b->len) pages_sink += (uint64_t)b->ptr[0] + b->ptr[b->len - 1];
+            if (c->physical == PQ_INT96 && b->len == 12) pages_sink += (uint64_t)pq_int96_to_micros(b->ptr);
             break;
         }
         }
