@@ -251,12 +251,14 @@ static int matches(const delta_file *f, const delta_optimize_options *o)
     return 1;
 }
 
-/* Oldest first (commit order), path as the tie-break: the output keeps insertion order. */
+/* Oldest first by modification time (ms), then by position in the snapshot's file list
+ * (all pointers point into that one array; replayed commits are appended in commit
+ * order): the output keeps the insertion order as far as the log tells it. */
 static int by_time(const void *a, const void *b)
 {
     const delta_file *x = *(const delta_file *const *)a, *y = *(const delta_file *const *)b;
     if (x->modification_time != y->modification_time) return x->modification_time < y->modification_time ? -1 : 1;
-    return strcmp(x->path, y->path);
+    return (x > y) - (x < y);
 }
 
 /* Groups the snapshot's active small files by partition, then bin-packs each partition
