@@ -1,5 +1,6 @@
-/* cmd_parquet.c — `smarttech parquet info FILE [--json]` and
- * `smarttech parquet cat FILE [--limit N]` (rows as JSON Lines).
+/* cmd_parquet.c — `smarttech parquet info FILE [--json]`,
+ * `smarttech parquet cat FILE [--limit N]` (rows as JSON Lines) and
+ * `smarttech parquet sum FILE COLUMN` (a one-column scan, for benchmarks and checks).
  *
  * cat reassembles records from the decoded leaf columns with their Dremel levels
  * (groups become objects, LIST groups arrays, MAP groups objects keyed by the key's
@@ -436,8 +437,93 @@ static void emit_node(assembler *a, int node, st_buf *b)
 static int usage(void)
 {
     fprintf(stderr, "usage: smarttech parquet info FILE [--json]\n"
-                    "       smarttech parquet cat FILE [--limit N]\n");
+                    "       smarttech parquet cat FILE [--limit N]\n"
+                    "       smarttech parquet sum FILE COLUMN\n");
     return 2;
+}
+
+/* Appends a signed 128-bit integer as decimal text. */
+static void append_i128(st_buf *b, __int128 v)
+{
+    char tmp[48];
+    int k = 0, neg = v < 0;
+    unsigned __int128 u = neg ? (unsigned __int128)(-(v + 1)) + 1 : (unsigned __int128)v;
+    do {
+        tmp[k++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (neg) st_buf_append_u8(b, '-');
+    while (k) st_buf_append_u8(b, (uint8_t)tmp[--k]);
+}
+
+/* `parquet sum FILE COLUMN`: scans one leaf column (dotted path) of every row group and prints
+ * {"column":..,"rows":..,"count":..,"nulls":..,"sum":..} — integers summed exactly (128 bits;
+ * DECIMAL shown with its scale), FLOAT/DOUBLE as a double, BOOLEAN as the number of trues.
+ * Memory: one decoded column chunk at a time. Exit 1 on a read error, 2 on a bad column. */
+static int do_sum(const char *path, const char *column)
+{
+    st_err e;
+    pq_reader *r = pq_reader_open(path, &e);
+    if (!r) {
+        fprintf(stderr, "smarttech parquet: %s\n", e.msg);
+        return 1;
+    }
+    int leaf = pq_reader_find_leaf(r, column), rc = 0;
+    int nnodes;
+    const pq_schema_node *nodes = pq_reader_schema(r, &nnodes);
+    const pq_schema_node *n = leaf >= 0 ? &nodes[pq_reader_leaf(r, leaf)->node] : NULL;
+    if (!n || n->physical == PQ_BYTE_ARRAY || n->physical == PQ_FIXED_LEN_BYTE_ARRAY || n->physical == PQ_INT96) {
+        fprintf(stderr, "smarttech parquet: %s: %s\n", path,
+                n ? "column is not numeric (INT32, INT64, FLOAT, DOUBLE or BOOLEAN)" : "no such column");
+        pq_reader_close(r);
+        return 2;
+    }
+    __int128 isum = 0;
+    double fsum = 0;
+    int64_t count = 0, levels = 0;
+    for (int g = 0; g < pq_reader_num_row_groups(r) && !rc; g++) {
+        pq_column_data c;
+        if (pq_reader_read_column(r, g, leaf, &c, &e)) {
+            fprintf(stderr, "smarttech parquet: %s\n", e.msg);
+            rc = 1;
+            break;
+        }
+        size_t nv = c.num_values;
+        switch (c.physical) {
+        case PQ_BOOLEAN: for (size_t i = 0; i < nv; i++) isum += c.values.boolean[i]; break;
+        case PQ_INT32: for (size_t i = 0; i < nv; i++) isum += c.values.i32[i]; break;
+        case PQ_INT64: for (size_t i = 0; i < nv; i++) isum += c.values.i64[i]; break;
+        case PQ_FLOAT: for (size_t i = 0; i < nv; i++) fsum += c.values.f32[i]; break;
+        case PQ_DOUBLE: for (size_t i = 0; i < nv; i++) fsum += c.values.f64[i]; break;
+        default: break;
+        }
+        count += (int64_t)nv;
+        levels += (int64_t)c.num_levels;
+        pq_column_data_free(&c);
+    }
+    if (!rc) {
+        st_buf b = {0};
+        st_buf_append_str(&b, "{\"column\":");
+        st_buf_append_json_str(&b, column, strlen(column));
+        st_buf_printf(&b, ",\"rows\":%" PRId64 ",\"count\":%" PRId64 ",\"nulls\":%" PRId64 ",\"sum\":",
+                      pq_reader_num_rows(r), count, levels - count);
+        if (n->physical == PQ_FLOAT || n->physical == PQ_DOUBLE) {
+            json_double(&b, fsum, 0);
+        } else if (n->logical == PQ_LOGICAL_DECIMAL) {
+            st_buf t = {0};
+            append_i128(&t, isum);
+            json_decimal_text(&b, st_buf_cstr(&t), n->scale);
+            st_buf_free(&t);
+        } else {
+            append_i128(&b, isum);
+        }
+        st_buf_append_str(&b, "}\n");
+        fwrite(b.data, 1, b.len, stdout);
+        st_buf_free(&b);
+        if (fflush(stdout) != 0) rc = 1;
+    }
+    pq_reader_close(r);
+    return rc;
 }
 
 static int do_cat(const char *path, int64_t limit)
@@ -660,7 +746,7 @@ static int do_info(const char *path, int json)
 int cmd_parquet(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return argc < 2 ? usage() : (usage(), 0);
-    const char *sub = argv[1], *file = NULL;
+    const char *sub = argv[1], *file = NULL, *column = NULL;
     int json = 0;
     int64_t limit = -1;
     for (int i = 2; i < argc; i++) {
@@ -671,9 +757,11 @@ int cmd_parquet(int argc, char **argv)
             if (*end || limit < 0) return usage();
         } else if (argv[i][0] == '-' && argv[i][1]) return usage();
         else if (!file) file = argv[i];
+        else if (!column && !strcmp(sub, "sum")) column = argv[i];
         else return usage();
     }
     if (!file) return usage();
+    if (!strcmp(sub, "sum")) return column ? do_sum(file, column) : usage();
     if (!strcmp(sub, "info")) return do_info(file, json);
     if (!strcmp(sub, "cat")) return do_cat(file, limit);
     return usage();

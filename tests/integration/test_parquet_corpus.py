@@ -353,3 +353,29 @@ def test_good_corpus_under_asan(path):
         err = cp.stderr.decode(errors="replace")
         assert cp.returncode == 0 and "Sanitizer" not in err and "runtime error" not in err, \
             f"{path.name} {cmd}: {err[-3000:]}"
+
+
+@pytest.mark.parametrize("name,column", [
+    ("alltypes_plain.parquet", "id"), ("alltypes_tiny_pages.parquet", "bigint_col"),
+    ("alltypes_tiny_pages.parquet", "double_col"), ("alltypes_tiny_pages.parquet", "bool_col"),
+    ("int32_with_null_pages.parquet", "int32_field"), ("int64_decimal.parquet", "value"),
+    ("delta_binary_packed.parquet", "bitwidth64"), ("byte_stream_split.zstd.parquet", "f64"),
+])
+def test_sum_matches_pyarrow(smarttech_bin, name, column):
+    import pyarrow.compute as pc
+    col = pq.read_table(DATA / name, columns=[column]).column(column)
+    cp = run(smarttech_bin, "parquet", "sum", DATA / name, column)
+    assert cp.returncode == 0, cp.stderr.decode()
+    got = json.loads(cp.stdout, parse_float=Decimal)
+    assert got["count"] == len(col) - col.null_count and got["nulls"] == col.null_count
+    if pa.types.is_floating(col.type):
+        assert math.isclose(float(got["sum"]), pc.sum(col).as_py(), rel_tol=1e-12)
+    else:  # exact: pyarrow's int64 sum would wrap on bitwidth64
+        assert Decimal(got["sum"]) == sum(Decimal(int(v) if isinstance(v, bool) else v)
+                                          for v in col.to_pylist() if v is not None)
+
+
+def test_sum_refuses_text_and_missing_columns(smarttech_bin):
+    for column in ("string_col", "no_such_column"):
+        cp = run(smarttech_bin, "parquet", "sum", DATA / "alltypes_plain.parquet", column)
+        assert cp.returncode == 2 and cp.stderr
