@@ -354,7 +354,8 @@ typedef struct delta_optimize_result {
  * from the new state, at most max_attempts times, then ST_ERR_CONFLICT.
  * Nothing to compact is success with r->version = -1. ST_ERR_UNSUPPORTED for column types
  * or table features we cannot rewrite. Cost: reads and rewrites every selected small
- * file; memory about the uncompressed size of one group. r may be NULL; o NULL = defaults. */
+ * file, streaming (memory: one input row group plus the output's open row group).
+ * r may be NULL; o NULL = defaults. */
 st_code delta_table_optimize(const char *path, const delta_optimize_options *o, delta_optimize_result *r,
                              st_err *e);
 

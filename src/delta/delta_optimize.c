@@ -1,14 +1,16 @@
 /* delta_optimize.c — small-file compaction (`OPTIMIZE`): plan bins of small files per
- * partition, read their rows back with the Parquet reader, rewrite each bin as one file
- * through the table writer (same schema, exact stats), and commit one version of
- * dataChange=false adds and removes. Re-plans when a concurrent writer removed an input. */
+ * partition, stream their rows with the Parquet reader into one new file per bin (same
+ * schema, exact stats), and commit one version of dataChange=false adds and removes.
+ * Re-plans when a concurrent writer removed an input. */
 #include "delta/delta_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
 #include "util/timeutil.h"
 
 #define DEFAULT_TARGET (128LL * 1024 * 1024)
@@ -22,179 +24,349 @@ void delta_optimize_options_init(delta_optimize_options *o)
     o->max_attempts = 5;
 }
 
-/* ------------------------------------------------------------------ reading rows back */
+/* ------------------------------------------------------------------ streaming rewrite
+ *
+ * A group is rewritten one input row group at a time: each column chunk is decoded,
+ * converted only where the input's physical form differs from ours (INT32 widened to
+ * long, FLOAT to double, INT96 / millisecond / nanosecond timestamps to microseconds,
+ * required <-> optional definition levels, a column missing from an older file as
+ * nulls) and appended to one Parquet writer. Memory: one input row group plus the
+ * output's open row group (compressed), not the whole group. Delta stats come from the
+ * writer's per-column statistics, formatted as delta_writer.c does. */
 
-/* Appends the partition value text v (NULL = null) of a `count`-row file to column col,
- * typed per the protocol's partition value serialization. ST_ERR_FORMAT on bad text. */
-static st_code append_partition(delta_batch *b, int col, delta_type ty, const char *v, int64_t count,
-                                const char *where, st_err *e)
+#define STATS_STRING_PREFIX 32 /* code points kept for string min/max, like Spark */
+
+const delta_table_options *delta_table_opts(const delta_table *t);
+
+/* One output column (a non-partition schema field) while a group is written. */
+typedef struct out_col {
+    const char *name;
+    delta_type type;
+    int nullable;
+    int nonfinite;          /* a NaN or +-Inf double was written: no bounds (as delta_writer.c) */
+} out_col;
+
+/* Converted values of one chunk; freed after pq_writer_write. */
+typedef struct conv {
+    int16_t *defs;
+    void *vals;
+} conv;
+
+/* Whether physical type ph (leaf node) can be read as Delta type ty. */
+static int compatible(delta_type ty, pq_physical ph)
 {
-    if (!v || !*v) {
-        /* an empty string is the null partition value (protocol) */
-        for (int64_t i = 0; i < count; i++) delta_batch_append_null(b, col);
-        return ST_OK;
-    }
-    char *end = NULL;
     switch (ty) {
-    case DELTA_TYPE_BOOLEAN: {
-        int x = !strcmp(v, "true") ? 1 : !strcmp(v, "false") ? 0 : -1;
-        if (x < 0) break;
-        for (int64_t i = 0; i < count; i++) delta_batch_append_bool(b, col, x);
-        return ST_OK;
+    case DELTA_TYPE_BOOLEAN: return ph == PQ_BOOLEAN;
+    case DELTA_TYPE_INTEGER:
+    case DELTA_TYPE_DATE: return ph == PQ_INT32;
+    case DELTA_TYPE_LONG: return ph == PQ_INT64 || ph == PQ_INT32;
+    case DELTA_TYPE_DOUBLE: return ph == PQ_DOUBLE || ph == PQ_FLOAT;
+    case DELTA_TYPE_STRING: return ph == PQ_BYTE_ARRAY;
+    case DELTA_TYPE_TIMESTAMP: return ph == PQ_INT64 || ph == PQ_INT96;
+    default: return 0;
     }
-    case DELTA_TYPE_INTEGER: {
-        long long x = strtoll(v, &end, 10);
-        if (*end || x < INT32_MIN || x > INT32_MAX) break;
-        for (int64_t i = 0; i < count; i++) delta_batch_append_int(b, col, (int32_t)x);
-        return ST_OK;
-    }
-    case DELTA_TYPE_LONG: {
-        long long x = strtoll(v, &end, 10);
-        if (*end) break;
-        for (int64_t i = 0; i < count; i++) delta_batch_append_long(b, col, (int64_t)x);
-        return ST_OK;
-    }
-    case DELTA_TYPE_DATE: {
-        int y, m, d;
-        char tail;
-        if (sscanf(v, "%d-%d-%d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31) break;
-        int32_t days = (int32_t)st_days_from_civil(y, (unsigned)m, (unsigned)d);
-        for (int64_t i = 0; i < count; i++) delta_batch_append_int(b, col, days);
-        return ST_OK;
-    }
-    case DELTA_TYPE_TIMESTAMP: {
-        int64_t us;
-        if (st_parse_iso_us(v, strlen(v), &us)) break;
-        for (int64_t i = 0; i < count; i++) delta_batch_append_long(b, col, us);
-        return ST_OK;
-    }
-    case DELTA_TYPE_STRING:
-        for (int64_t i = 0; i < count; i++) delta_batch_append_string(b, col, v, strlen(v));
-        return ST_OK;
-    default: break;
-    }
-    return st_err_set(e, ST_ERR_FORMAT, "%s: partition value '%s' is not a valid %s", where, v, delta_type_name(ty));
 }
 
-/* Appends one decoded column chunk (n rows) to batch column col. Accepts the physical
- * types our writer and Spark use for each Delta type (INT32 widened to long, FLOAT to
- * double, INT96 and millisecond/nanosecond timestamps to microseconds). */
-static st_code append_chunk(delta_batch *b, int col, delta_type ty, const pq_schema_node *node, int16_t max_def,
-                            const pq_column_data *c, int64_t n, const char *where, st_err *e)
+/* Microseconds from a timestamp leaf value (k-th value of chunk c). */
+static int64_t ts_micros(const pq_schema_node *node, const pq_column_data *c, size_t k)
 {
-    if ((int64_t)c->num_levels != n)
-        return st_err_set(e, ST_ERR_FORMAT, "%s: column %s has %zu values for %lld rows", where, node->name,
-                          c->num_levels, (long long)n);
+    if (c->physical == PQ_INT96) return pq_int96_to_micros(c->values.bytes[k].ptr);
+    int64_t x = c->values.i64[k];
+    if (node->logical == PQ_LOGICAL_TIMESTAMP_MILLIS) return x * 1000;
+    if (node->logical == PQ_LOGICAL_TIMESTAMP_NANOS) return x >= 0 ? x / 1000 : -((-x + 999) / 1000);
+    return x;
+}
+
+/* Fills out (a chunk of n rows for output column oc) from the decoded input chunk c
+ * (NULL: the column is missing from the file: all nulls). Allocations go to cv. */
+static st_code convert_chunk(out_col *oc, const pq_schema_node *node, int16_t max_def, const pq_column_data *c,
+                             size_t n, pq_column_batch *out, conv *cv, const char *where, st_err *e)
+{
+    memset(out, 0, sizeof *out);
+    out->num_levels = n;
+    if (!c) {
+        if (!oc->nullable)
+            return st_err_set(e, ST_ERR_FORMAT, "%s: non-nullable column %s is missing", where, oc->name);
+        cv->defs = st_xcalloc(n + 1, sizeof(int16_t));
+        out->def_levels = cv->defs;
+        out->values.i64 = (const int64_t *)(cv->vals = st_xmalloc(8));
+        return ST_OK;
+    }
+    if (c->num_levels != n)
+        return st_err_set(e, ST_ERR_FORMAT, "%s: column %s has %zu values for %zu rows", where, oc->name,
+                          c->num_levels, n);
+    if (!compatible(oc->type, c->physical))
+        return st_err_set(e, ST_ERR_UNSUPPORTED, "%s: column %s (%s) has an unexpected Parquet physical type %d",
+                          where, oc->name, delta_type_name(oc->type), (int)c->physical);
+    size_t nv = c->num_values;
+    /* definition levels: ours are 0/1 (flat); an input with max_def 0 has no nulls */
+    if (max_def > 0 && nv < n && !oc->nullable)
+        return st_err_set(e, ST_ERR_FORMAT, "%s: non-nullable column %s holds nulls", where, oc->name);
+    if (oc->nullable) {
+        cv->defs = st_xmalloc((n + 1) * sizeof(int16_t));
+        for (size_t r = 0; r < n; r++) cv->defs[r] = (int16_t)(max_def == 0 || c->def_levels[r] >= max_def);
+        out->def_levels = cv->defs;
+    }
+    out->num_values = nv;
     pq_physical ph = c->physical;
-    int ok = 0;
-    switch (ty) {
-    case DELTA_TYPE_BOOLEAN: ok = ph == PQ_BOOLEAN; break;
-    case DELTA_TYPE_INTEGER:
-    case DELTA_TYPE_DATE: ok = ph == PQ_INT32; break;
-    case DELTA_TYPE_LONG: ok = ph == PQ_INT64 || ph == PQ_INT32; break;
-    case DELTA_TYPE_DOUBLE: ok = ph == PQ_DOUBLE || ph == PQ_FLOAT; break;
-    case DELTA_TYPE_STRING: ok = ph == PQ_BYTE_ARRAY; break;
-    case DELTA_TYPE_TIMESTAMP: ok = ph == PQ_INT64 || ph == PQ_INT96; break;
-    default: break;
+    if (oc->type == DELTA_TYPE_LONG && ph == PQ_INT32) {
+        int64_t *v = st_xmalloc((nv + 1) * sizeof *v);
+        for (size_t k = 0; k < nv; k++) v[k] = c->values.i32[k];
+        out->values.i64 = v;
+        cv->vals = v;
+    } else if (oc->type == DELTA_TYPE_DOUBLE && ph == PQ_FLOAT) {
+        double *v = st_xmalloc((nv + 1) * sizeof *v);
+        for (size_t k = 0; k < nv; k++) v[k] = c->values.f32[k];
+        out->values.f64 = v;
+        cv->vals = v;
+    } else if (oc->type == DELTA_TYPE_TIMESTAMP &&
+               (ph == PQ_INT96 || node->logical == PQ_LOGICAL_TIMESTAMP_MILLIS ||
+                node->logical == PQ_LOGICAL_TIMESTAMP_NANOS)) {
+        int64_t *v = st_xmalloc((nv + 1) * sizeof *v);
+        for (size_t k = 0; k < nv; k++) v[k] = ts_micros(node, c, k);
+        out->values.i64 = v;
+        cv->vals = v;
+    } else {
+        out->values.i64 = c->values.i64; /* same representation: pass the decoded values through */
     }
-    if (!ok)
-        return st_err_set(e, ST_ERR_UNSUPPORTED, "%s: column %s (%s) has an unexpected Parquet physical type %d", where,
-                          node->name, delta_type_name(ty), (int)ph);
-    size_t vi = 0;
-    for (int64_t r = 0; r < n; r++) {
-        if (max_def > 0 && c->def_levels[r] < max_def) {
-            delta_batch_append_null(b, col);
-            continue;
-        }
-        if (vi >= c->num_values)
-            return st_err_set(e, ST_ERR_FORMAT, "%s: column %s has fewer values than levels say", where, node->name);
-        size_t k = vi++;
-        switch (ty) {
-        case DELTA_TYPE_BOOLEAN: delta_batch_append_bool(b, col, c->values.boolean[k]); break;
-        case DELTA_TYPE_INTEGER:
-        case DELTA_TYPE_DATE: delta_batch_append_int(b, col, c->values.i32[k]); break;
-        case DELTA_TYPE_LONG:
-            delta_batch_append_long(b, col, ph == PQ_INT32 ? (int64_t)c->values.i32[k] : c->values.i64[k]);
-            break;
-        case DELTA_TYPE_DOUBLE:
-            delta_batch_append_double(b, col, ph == PQ_FLOAT ? (double)c->values.f32[k] : c->values.f64[k]);
-            break;
-        case DELTA_TYPE_STRING:
-            delta_batch_append_string(b, col, (const char *)c->values.bytes[k].ptr, c->values.bytes[k].len);
-            break;
-        case DELTA_TYPE_TIMESTAMP: {
-            int64_t us;
-            if (ph == PQ_INT96) {
-                us = pq_int96_to_micros(c->values.bytes[k].ptr);
-            } else {
-                int64_t x = c->values.i64[k];
-                if (node->logical == PQ_LOGICAL_TIMESTAMP_MILLIS) us = x * 1000;
-                else if (node->logical == PQ_LOGICAL_TIMESTAMP_NANOS) us = x >= 0 ? x / 1000 : -((-x + 999) / 1000);
-                else us = x;
-            }
-            delta_batch_append_long(b, col, us);
-            break;
-        }
-        default: break;
-        }
-    }
+    if (oc->type == DELTA_TYPE_DOUBLE)
+        for (size_t k = 0; k < nv && !oc->nonfinite; k++)
+            if (!isfinite(out->values.f64[k])) oc->nonfinite = 1;
     return ST_OK;
 }
 
-/* Appends every row of data file f (table-relative) to b, partition columns filled
- * from f's partition values. Cost: the whole file is decoded, one column chunk at a time. */
-static st_code read_file_into(delta_batch *b, const delta_snapshot *s, const char *table_path, const delta_file *f,
-                              st_err *e)
+/* Appends every row of input file f to the writer. Partition columns are not stored
+ * in data files (their value is the group's). Cost: decodes the file once. */
+static st_code copy_file(pq_writer *w, out_col *cols, int ncols, const char *table_path, const delta_file *f,
+                         int64_t *rows, st_err *e)
 {
     char *full = delta_file_local_path(table_path, f);
     st_code rc = ST_OK;
-    pq_column_data cd;
-    memset(&cd, 0, sizeof cd);
+    pq_column_data *cd = st_xcalloc((size_t)ncols + 1, sizeof *cd);
+    conv *cv = st_xcalloc((size_t)ncols + 1, sizeof *cv);
+    pq_column_batch *out = st_xcalloc((size_t)ncols + 1, sizeof *out);
     pq_reader *r = pq_reader_open(full, e);
     if (!r) {
         rc = e ? e->code : ST_ERR_IO;
         goto done;
     }
-    const delta_schema *sc = s->schema;
-    size_t nf = delta_schema_num_fields(sc);
     int nnodes = 0;
     const pq_schema_node *nodes = pq_reader_schema(r, &nnodes);
     for (int g = 0; g < pq_reader_num_row_groups(r) && !rc; g++) {
         int64_t n = pq_reader_row_group_rows(r, g);
-        for (size_t i = 0; i < nf && !rc; i++) {
-            const char *name = delta_schema_field_name(sc, i);
-            delta_type ty = delta_schema_field_type(sc, i);
-            int is_part = 0;
-            for (size_t p = 0; p < s->npartition; p++)
-                if (!strcmp(s->partition_columns[p], name)) is_part = 1;
-            if (is_part) {
-                rc = append_partition(b, (int)i, ty, delta_file_partition_value(f, name, NULL), n, full, e);
-                continue;
-            }
-            int leaf = pq_reader_find_leaf(r, name);
+        for (int i = 0; i < ncols && !rc; i++) {
+            int leaf = pq_reader_find_leaf(r, cols[i].name);
             if (leaf < 0) {
-                /* a column added to the schema after this file was written: nulls */
-                if (!delta_schema_field_nullable(sc, i)) {
-                    rc = st_err_set(e, ST_ERR_FORMAT, "%s: non-nullable column %s is missing", full, name);
-                    break;
-                }
-                for (int64_t k = 0; k < n; k++) delta_batch_append_null(b, (int)i);
+                rc = convert_chunk(&cols[i], NULL, 0, NULL, (size_t)n, &out[i], &cv[i], full, e);
                 continue;
             }
             const pq_leaf_info *li = pq_reader_leaf(r, leaf);
-            if (li->max_rep > 0 || li->node < 0 || li->node >= nnodes) {
-                rc = st_err_set(e, ST_ERR_UNSUPPORTED, "%s: column %s is nested or repeated", full, name);
+            if (li->max_rep > 0 || li->max_def > 1 || li->node < 0 || li->node >= nnodes) {
+                rc = st_err_set(e, ST_ERR_UNSUPPORTED, "%s: column %s is nested or repeated", full, cols[i].name);
                 break;
             }
-            if ((rc = pq_reader_read_column(r, g, leaf, &cd, e))) break;
-            rc = append_chunk(b, (int)i, ty, &nodes[li->node], li->max_def, &cd, n, full, e);
-            pq_column_data_free(&cd);
+            if ((rc = pq_reader_read_column(r, g, leaf, &cd[i], e))) break;
+            rc = convert_chunk(&cols[i], &nodes[li->node], li->max_def, &cd[i], (size_t)n, &out[i], &cv[i], full, e);
+        }
+        if (!rc && n > 0) rc = pq_writer_write(w, (size_t)n, out, e);
+        if (!rc) *rows += n;
+        for (int i = 0; i < ncols; i++) {
+            pq_column_data_free(&cd[i]);
+            free(cv[i].defs);
+            free(cv[i].vals);
+            memset(&cv[i], 0, sizeof cv[i]);
         }
     }
 done:
-    pq_column_data_free(&cd);
+    for (int i = 0; i < ncols; i++) pq_column_data_free(&cd[i]);
+    free(cd);
+    free(cv);
+    free(out);
     pq_reader_close(r);
     free(full);
+    return rc;
+}
+
+/* Length in bytes of the first max_cp code points of UTF-8 s; -1 if s is not valid
+ * UTF-8. *truncated says whether s was longer. */
+static long utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncated)
+{
+    size_t i = 0, cps = 0;
+    *truncated = 0;
+    while (i < n) {
+        if (cps == max_cp) {
+            *truncated = 1;
+            return (long)i;
+        }
+        uint8_t c = s[i];
+        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!k || i + k > n) return -1;
+        for (size_t j = 1; j < k; j++)
+            if ((s[i + j] & 0xc0) != 0x80) return -1;
+        i += k;
+        cps++;
+    }
+    return (long)i;
+}
+
+/* Millisecond ISO text of a timestamp bound (max rounded up so it stays an upper
+ * bound); NULL outside years 0001..9999. */
+static json_t *ts_bound(int64_t us, int round_up)
+{
+    int64_t q = us / 1000, rem = us % 1000;
+    int64_t ms = rem == 0 ? q : round_up ? (us > 0 ? q + 1 : q) : (us < 0 ? q - 1 : q);
+    if (ms < -62135596800000LL || ms > 253402300799999LL) return NULL;
+    char buf[48];
+    st_format_iso_us(ms * 1000, buf, sizeof buf, 1);
+    return json_string(buf);
+}
+
+/* Delta stats JSON text for the file from the writer's column statistics. */
+static char *stats_text(const out_col *cols, int ncols, const pq_file_info *info)
+{
+    json_t *mins = json_object(), *maxs = json_object(), *nulls = json_object();
+    for (int i = 0; i < ncols && i < info->num_leaves; i++) {
+        const pq_column_stats *st = &info->columns[i];
+        const out_col *c = &cols[i];
+        json_object_set_new(nulls, c->name, json_integer(st->null_count));
+        if (!st->has_min_max || c->type == DELTA_TYPE_BOOLEAN) continue;
+        json_t *mn = NULL, *mx = NULL;
+        char a[32], b[32];
+        int trunc;
+        long l;
+        switch (c->type) {
+        case DELTA_TYPE_INTEGER:
+            mn = json_integer(st->min.i32);
+            mx = json_integer(st->max.i32);
+            break;
+        case DELTA_TYPE_DATE:
+            st_format_date(st->min.i32, a, sizeof a);
+            st_format_date(st->max.i32, b, sizeof b);
+            mn = json_string(a);
+            mx = json_string(b);
+            break;
+        case DELTA_TYPE_LONG:
+            mn = json_integer(st->min.i64);
+            mx = json_integer(st->max.i64);
+            break;
+        case DELTA_TYPE_TIMESTAMP:
+            mn = ts_bound(st->min.i64, 0);
+            mx = ts_bound(st->max.i64, 1);
+            break;
+        case DELTA_TYPE_DOUBLE:
+            if (c->nonfinite) break; /* NaN has no order, +-Inf is not JSON */
+            mn = json_real(st->min.f64 == 0 ? -0.0 : st->min.f64);
+            mx = json_real(st->max.f64 == 0 ? 0.0 : st->max.f64);
+            break;
+        case DELTA_TYPE_STRING:
+            /* a prefix of the min is still a lower bound; a truncated max is not */
+            l = utf8_prefix(st->min_bytes, st->min_len, STATS_STRING_PREFIX, &trunc);
+            if (l >= 0) mn = json_stringn((const char *)st->min_bytes, (size_t)l);
+            l = utf8_prefix(st->max_bytes, st->max_len, STATS_STRING_PREFIX, &trunc);
+            if (l >= 0 && !trunc) mx = json_stringn((const char *)st->max_bytes, (size_t)l);
+            break;
+        default: break;
+        }
+        if (mn) json_object_set_new(mins, c->name, mn);
+        if (mx) json_object_set_new(maxs, c->name, mx);
+    }
+    json_t *stats = json_pack("{s:I, s:o, s:o, s:o}", "numRecords", (json_int_t)info->num_rows, "minValues", mins,
+                              "maxValues", maxs, "nullCount", nulls);
+    char *txt = json_dumps(stats, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(stats);
+    return txt;
+}
+
+/* File-name codec part as Spark writes it. */
+static const char *codec_ext(pq_codec c)
+{
+    switch (c) {
+    case PQ_CODEC_SNAPPY: return ".snappy";
+    case PQ_CODEC_ZSTD: return ".zstd";
+    case PQ_CODEC_GZIP: return ".gz";
+    case PQ_CODEC_LZ4_RAW: return ".lz4raw";
+    default: return "";
+    }
+}
+
+/* Rewrites the `n` files of a group as one new file in the folder of the first (its
+ * partition folder) and appends its add action (partition values copied from the
+ * first input) to adds. On failure the new file is removed. */
+static st_code rewrite_group(delta_table *t, const delta_file *const *files, size_t n, delta_file_list *adds,
+                             int64_t *rows_out, st_err *e)
+{
+    const delta_snapshot *s = delta_table_snapshot(t);
+    const delta_table_options *topt = delta_table_opts(t);
+    st_code rc;
+    pq_schema_node *nodes = NULL;
+    int nnodes = 0;
+    if ((rc = delta_schema_to_parquet(s->schema, (const char *const *)s->partition_columns, s->npartition, &nodes,
+                                      &nnodes, e)))
+        return rc;
+    out_col *cols = st_xcalloc((size_t)nnodes + 1, sizeof *cols);
+    for (int i = 0; i < nnodes; i++) {
+        int fi = delta_schema_find(s->schema, nodes[i].name);
+        cols[i].name = nodes[i].name;
+        cols[i].type = delta_schema_field_type(s->schema, (size_t)fi);
+        cols[i].nullable = delta_schema_field_nullable(s->schema, (size_t)fi);
+    }
+    /* the folder of the first input (decoded), then a Spark-like name */
+    char *dec = delta_uri_decode(files[0]->path);
+    char *slash = strrchr(dec, '/');
+    st_buf rel = {0};
+    if (slash) st_buf_append(&rel, dec, (size_t)(slash - dec + 1));
+    free(dec);
+    char uuid[37];
+    delta_uuid(uuid);
+    st_buf_printf(&rel, "part-00000-%s.c000%s.parquet", uuid, codec_ext(topt->codec));
+    char *full = st_path_join(delta_table_path(t), st_buf_cstr(&rel));
+    pq_writer_options wo;
+    pq_writer_options_init(&wo);
+    wo.codec = topt->codec;
+    if (topt->row_group_rows > 0) wo.row_group_rows = topt->row_group_rows;
+    pq_file_info info;
+    memset(&info, 0, sizeof info);
+    int64_t rows = 0;
+    pq_writer *w = pq_writer_open(full, nodes, nnodes, &wo, e);
+    if (!w) {
+        rc = e ? e->code : ST_ERR_IO;
+        goto done;
+    }
+    for (size_t k = 0; k < n && !rc; k++) rc = copy_file(w, cols, nnodes, delta_table_path(t), files[k], &rows, e);
+    if (rc) {
+        pq_writer_abort(w);
+        unlink(full);
+        goto done;
+    }
+    if ((rc = pq_writer_close(w, &info, e))) goto done;
+    delta_file f;
+    memset(&f, 0, sizeof f);
+    st_buf enc = {0};
+    delta_uri_encode_path(&enc, st_buf_cstr(&rel));
+    f.path = (char *)st_buf_detach(&enc, &(size_t){0});
+    f.size = info.file_size;
+    f.modification_time = delta_file_mtime_ms(full);
+    if (f.modification_time < 0) f.modification_time = delta_now_ms();
+    f.data_change = 0;
+    f.stats = stats_text(cols, nnodes, &info);
+    f.num_records = info.num_rows;
+    f.num_partition_values = files[0]->num_partition_values;
+    f.partition_values = st_xcalloc(f.num_partition_values ? f.num_partition_values : 1, sizeof *f.partition_values);
+    for (size_t i = 0; i < f.num_partition_values; i++) {
+        /* the original text: the rewrite cannot change how a value is spelled */
+        f.partition_values[i].name = st_xstrdup(files[0]->partition_values[i].name);
+        f.partition_values[i].value =
+            files[0]->partition_values[i].value ? st_xstrdup(files[0]->partition_values[i].value) : NULL;
+    }
+    delta_file_list_append_copy(adds, &f);
+    delta_file_free(&f);
+    *rows_out += rows;
+done:
+    pq_file_info_free(&info);
+    free(full);
+    st_buf_free(&rel);
+    free(cols);
+    free(nodes);
     return rc;
 }
 
@@ -409,25 +581,6 @@ static char *operation_metrics(const plan *p, const delta_file_list *adds, int64
 
 /* ------------------------------------------------------------------ entry point */
 
-/* Replaces the partition values of add a by a copy of src's (the original text, so the
- * rewrite cannot change how a value is spelled, e.g. a timestamp's format). */
-static void copy_partition_values(delta_file *a, const delta_file *src)
-{
-    for (size_t i = 0; i < a->num_partition_values; i++) {
-        free(a->partition_values[i].name);
-        free(a->partition_values[i].value);
-    }
-    free(a->partition_values);
-    a->num_partition_values = src->num_partition_values;
-    a->partition_values = st_xcalloc(src->num_partition_values ? src->num_partition_values : 1,
-                                     sizeof *a->partition_values);
-    for (size_t i = 0; i < src->num_partition_values; i++) {
-        a->partition_values[i].name = st_xstrdup(src->partition_values[i].name);
-        a->partition_values[i].value = src->partition_values[i].value ? st_xstrdup(src->partition_values[i].value)
-                                                                       : NULL;
-    }
-}
-
 /* Deletes the files of adds (never committed) and empties the list. */
 static void unlink_adds(const char *table_path, delta_file_list *adds)
 {
@@ -442,20 +595,8 @@ static void unlink_adds(const char *table_path, delta_file_list *adds)
 /* Rewrites every bin of the plan into adds (one file per bin). */
 static st_code write_bins(delta_table *t, const plan *p, delta_file_list *adds, int64_t *rows, st_err *e)
 {
-    const delta_snapshot *s = delta_table_snapshot(t);
     st_code rc = ST_OK;
-    for (size_t bi = 0; bi < p->nbins && !rc; bi++) {
-        const bin *bn = &p->bins[bi];
-        delta_batch *b = delta_batch_new(s->schema);
-        for (size_t k = 0; k < bn->n && !rc; k++) rc = read_file_into(b, s, delta_table_path(t), bn->files[k], e);
-        size_t first = adds->count;
-        if (!rc) rc = delta_table_write_files(t, b, adds, e);
-        if (!rc) {
-            *rows += (int64_t)delta_batch_num_rows(b);
-            for (size_t i = first; i < adds->count; i++) copy_partition_values(&adds->items[i], bn->files[0]);
-        }
-        delta_batch_destroy(b);
-    }
+    for (size_t bi = 0; bi < p->nbins && !rc; bi++) rc = rewrite_group(t, p->bins[bi].files, p->bins[bi].n, adds, rows, e);
     return rc;
 }
 
@@ -476,16 +617,8 @@ st_code delta_table_optimize(const char *path, const delta_optimize_options *opt
     memset(&r, 0, sizeof r);
     r.version = -1;
 
-    /* the table's own checkpoint interval, and one output file per bin whatever its rows */
-    delta_table_options topt;
-    delta_table_options_init(&topt);
-    topt.max_rows_per_file = INT64_MAX;
-    delta_snapshot *s0 = delta_snapshot_load(path, -1, e);
-    if (!s0) return e ? e->code : ST_ERR_NOTFOUND;
-    const char *ci = delta_snapshot_configuration(s0, "delta.checkpointInterval");
-    if (ci && atoi(ci) > 0) topt.checkpoint_interval = atoi(ci);
-    delta_snapshot_destroy(s0);
-    delta_table *t = delta_table_open(path, &topt, e);
+    /* NULL options: the table's own delta.checkpointInterval applies */
+    delta_table *t = delta_table_open(path, NULL, e);
     if (!t) return e ? e->code : ST_ERR_NOTFOUND;
 
     st_code rc = ST_OK;

@@ -647,6 +647,41 @@ static void test_vacuum_log(void)
     delta_table_destroy(t);
 }
 
+/* The compacted file's stats equal the stats our writer gives the same rows written
+ * at once (strings, nulls, sub-millisecond timestamps, doubles, dates). */
+static void test_optimize_stats_like_writer(void)
+{
+    delta_table *many = make_table("st_many", 10, 37, 2);
+    delta_table *once = make_table("st_once", 0, 0, 2);
+    if (!many || !once) goto out;
+    append(once, 0, 370, 2);
+    char *pm = tpath("st_many"), *po = tpath("st_once");
+    st_err e;
+    delta_optimize_result r;
+    CHECK_MSG(delta_table_optimize(pm, NULL, &r, &e) == ST_OK && r.files_added == 2, "%s", e.msg);
+    delta_snapshot *a = delta_snapshot_load(pm, -1, &e), *b = delta_snapshot_load(po, -1, &e);
+    CHECK(a && b && delta_snapshot_num_files(a) == 2 && delta_snapshot_num_files(b) == 2);
+    for (size_t i = 0; a && b && i < 2; i++) {
+        const delta_file *fa = delta_snapshot_file(a, i);
+        const char *da = delta_file_partition_value(fa, "event_date", NULL);
+        for (size_t j = 0; j < 2; j++) {
+            const delta_file *fb = delta_snapshot_file(b, j);
+            if (strcmp(da, delta_file_partition_value(fb, "event_date", NULL))) continue;
+            json_t *ja = json_loads(fa->stats, 0, NULL), *jb = json_loads(fb->stats, 0, NULL);
+            CHECK_MSG(json_equal(ja, jb), "%s\n vs %s", fa->stats, fb->stats);
+            json_decref(ja);
+            json_decref(jb);
+        }
+    }
+    delta_snapshot_destroy(a);
+    delta_snapshot_destroy(b);
+    free(pm);
+    free(po);
+out:
+    delta_table_destroy(many);
+    delta_table_destroy(once);
+}
+
 /* String partitions with odd characters and the null partition keep their exact text. */
 static void test_optimize_string_partitions(void)
 {
@@ -718,6 +753,7 @@ int main(void)
     test_optimize_basic();
     test_optimize_bins();
     test_optimize_string_partitions();
+    test_optimize_stats_like_writer();
     test_optimize_concurrent();
     test_optimize_replan();
     test_vacuum();
