@@ -304,3 +304,41 @@ def test_optimize_racing_a_delete(tmp_path):
     # afterwards optimize always succeeds and keeps the rows
     smt("table", "optimize", path)
     assert delta_rows(path)[0] == want
+
+
+def test_optimize_spark_written_table(spark, tmp_path):  # noqa: F811
+    """A table Spark wrote (its Parquet encodings, timestamps, null partition, a DELETE) compacts to the
+    same rows for Spark and delta-rs, and Spark still appends on top."""
+    from pyspark.sql import functions as F
+    path = str(tmp_path / "s")
+    for k in range(6):
+        df = (spark.range(k * 50, k * 50 + 50)
+              .withColumn("i", (F.col("id") % 17 - 8).cast("int"))
+              .withColumn("d", F.when(F.col("id") % 13 == 0, None).otherwise(F.col("id") / 7.0))
+              .withColumn("s", F.when(F.col("id") % 11 == 0, None).otherwise(F.concat(F.lit("é-"), F.col("id"))))
+              .withColumn("b", F.col("id") % 2 == 0)
+              .withColumn("day", F.date_add(F.lit("2026-11-20").cast("date"), (F.col("id") % 3).cast("int")))
+              .withColumn("ts", (F.lit(1795600000.123456) + F.col("id") * 61.000001).cast("timestamp"))
+              .withColumn("site", F.when(F.col("id") % 4 == 0, None).otherwise(F.concat(F.lit("b"), F.col("id") % 3))))
+        df.write.format("delta").mode("append").partitionBy("site").save(path)
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE id % 10 = 3")
+
+    def rows():
+        d = spark.read.format("delta").load(path)
+        return sorted(tuple(r) for r in d.selectExpr("id", "i", "d", "s", "b", "cast(day as string)",
+                                                       "unix_micros(ts)", "site").collect())
+    before = rows()
+    before_files = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]["numFiles"]
+    res = json.loads(smt("table", "optimize", path, "--json").stdout)
+    assert res["version"] is not None and res["files_added"] == 4  # b0, b1, b2 and the null partition
+    assert rows() == before
+    assert spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]["numFiles"] == 4 < before_files
+    t = deltalake.DeltaTable(path)
+    assert t.to_pyarrow_table().num_rows == len(before)
+    nulls = [a for a in add_actions(t) if a["partition_values"]["site"] is None] \
+        if "partition_values" in add_actions(t)[0] else None
+    assert nulls is None or len(nulls) == 1
+    spark.range(1000, 1010).selectExpr("id", "cast(1 as int) as i", "cast(0.5 as double) as d", "'x' as s", "true as b",
+                                       "date'2026-11-20' as day", "timestamp'2026-11-20 00:00:00' as ts",
+                                       "'b9' as site").write.format("delta").mode("append").save(path)
+    assert len(rows()) == len(before) + 10
