@@ -311,7 +311,7 @@ def test_optimize_spark_written_table(spark, tmp_path):  # noqa: F811
     same rows for Spark and delta-rs, and Spark still appends on top."""
     from pyspark.sql import functions as F
     path = str(tmp_path / "s")
-    for k in range(6):
+    for k in range(4):
         df = (spark.range(k * 50, k * 50 + 50)
               .withColumn("i", (F.col("id") % 17 - 8).cast("int"))
               .withColumn("d", F.when(F.col("id") % 13 == 0, None).otherwise(F.col("id") / 7.0))

@@ -682,6 +682,132 @@ out:
     delta_table_destroy(once);
 }
 
+/* Files another writer produced with other physical forms: INT32 for a long column,
+ * FLOAT for a double, REQUIRED for a nullable column, a column missing (added to the
+ * schema later). The rewrite widens, keeps nulls, and fills the missing column with nulls. */
+static void test_optimize_foreign_types(void)
+{
+    delta_schema *sc = delta_schema_new();
+    delta_schema_add(sc, "id", DELTA_TYPE_LONG, 0, NULL);
+    delta_schema_add(sc, "v", DELTA_TYPE_DOUBLE, 1, NULL);
+    delta_schema_add(sc, "n", DELTA_TYPE_INTEGER, 1, NULL);
+    delta_schema_add(sc, "extra", DELTA_TYPE_STRING, 1, NULL);
+    delta_schema_add(sc, "day", DELTA_TYPE_DATE, 0, NULL);
+    const char *pc[] = {"day"};
+    char *p = tpath("foreign");
+    st_err e;
+    delta_table *t = delta_table_create(p, sc, pc, 1, NULL, NULL, &e);
+    CHECK_MSG(t != NULL, "%s", e.msg);
+    if (!t) goto out;
+    char *dir = st_path_join(p, "day=2026-05-27");
+    st_mkdirs(dir, NULL);
+    pq_schema_node nodes[3];
+    memset(nodes, 0, sizeof nodes);
+    nodes[0].name = "id"; nodes[0].repetition = PQ_REQUIRED; nodes[0].physical = PQ_INT32;
+    nodes[1].name = "v"; nodes[1].repetition = PQ_REQUIRED; nodes[1].physical = PQ_FLOAT;
+    nodes[2].name = "n"; nodes[2].repetition = PQ_OPTIONAL; nodes[2].physical = PQ_INT32;
+    delta_file files[2];
+    memset(files, 0, sizeof files);
+    for (int k = 0; k < 2; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "foreign-%d.parquet", k);
+        char *full = st_path_join(dir, name);
+        int32_t ids[10], ns[10];
+        float vs[10];
+        int16_t defs[10];
+        size_t nn = 0;
+        for (int i = 0; i < 10; i++) {
+            ids[i] = k * 10 + i - 5;
+            vs[i] = (float)ids[i] * 0.25f;
+            defs[i] = (int16_t)(i % 3 != 0);
+            if (defs[i]) ns[nn++] = i * 100;
+        }
+        pq_column_batch cols[3];
+        memset(cols, 0, sizeof cols);
+        cols[0].num_levels = cols[0].num_values = 10;
+        cols[0].values.i32 = ids;
+        cols[1].num_levels = cols[1].num_values = 10;
+        cols[1].values.f32 = vs;
+        cols[2].num_levels = 10;
+        cols[2].num_values = nn;
+        cols[2].def_levels = defs;
+        cols[2].values.i32 = ns;
+        pq_writer_options wo;
+        pq_writer_options_init(&wo);
+        pq_writer *w = pq_writer_open(full, nodes, 3, &wo, &e);
+        CHECK_MSG(w != NULL, "%s", e.msg);
+        pq_file_info info;
+        memset(&info, 0, sizeof info);
+        if (w) {
+            CHECK(pq_writer_write(w, 10, cols, &e) == ST_OK);
+            CHECK(pq_writer_close(w, &info, &e) == ST_OK);
+        }
+        files[k].path = malloc(80);
+        snprintf(files[k].path, 80, "day=2026-05-27/%s", name);
+        files[k].size = info.file_size;
+        files[k].modification_time = 1000 + k;
+        files[k].data_change = 1;
+        files[k].num_records = -1;
+        files[k].num_partition_values = 1;
+        files[k].partition_values = calloc(1, sizeof(delta_partition_value));
+        files[k].partition_values[0].name = strdup("day");
+        files[k].partition_values[0].value = strdup("2026-05-27");
+        pq_file_info_free(&info);
+        free(full);
+    }
+    delta_commit_params cp = {files, 2, NULL, 0, NULL, NULL, NULL};
+    CHECK_MSG(delta_table_commit(t, &cp, NULL, &e) == ST_OK, "%s", e.msg);
+    for (int k = 0; k < 2; k++) {
+        free(files[k].path);
+        free(files[k].partition_values[0].name);
+        free(files[k].partition_values[0].value);
+        free(files[k].partition_values);
+    }
+    delta_optimize_result r;
+    CHECK_MSG(delta_table_optimize(p, NULL, &r, &e) == ST_OK, "%s", e.msg);
+    CHECK(r.files_removed == 2 && r.files_added == 1 && r.rows == 20);
+    delta_snapshot *s = delta_snapshot_load(p, -1, &e);
+    if (s && delta_snapshot_num_files(s) == 1) {
+        const delta_file *f = delta_snapshot_file(s, 0);
+        CHECK(f->num_records == 20);
+        CHECK(strstr(f->stats, "\"id\":-5") && strstr(f->stats, "\"id\":14"));
+        CHECK(strstr(f->stats, "\"extra\":20")); /* nullCount */
+        char *full = delta_file_local_path(p, f);
+        pq_reader *rd = pq_reader_open(full, &e);
+        free(full);
+        CHECK(rd != NULL);
+        pq_column_data cd;
+        if (rd && pq_reader_read_column(rd, 0, pq_reader_find_leaf(rd, "id"), &cd, &e) == ST_OK) {
+            CHECK(cd.physical == PQ_INT64 && cd.num_values == 20);
+            for (size_t j = 0; j < cd.num_values; j++) CHECK(cd.values.i64[j] == (int64_t)j - 5);
+            pq_column_data_free(&cd);
+        }
+        if (rd && pq_reader_read_column(rd, 0, pq_reader_find_leaf(rd, "v"), &cd, &e) == ST_OK) {
+            CHECK(cd.physical == PQ_DOUBLE && cd.num_values == 20 && cd.def_levels);
+            for (size_t j = 0; j < cd.num_values; j++) CHECK(cd.values.f64[j] == ((double)j - 5) * 0.25);
+            pq_column_data_free(&cd);
+        }
+        if (rd && pq_reader_read_column(rd, 0, pq_reader_find_leaf(rd, "n"), &cd, &e) == ST_OK) {
+            CHECK(cd.num_levels == 20 && cd.num_values == 12);
+            for (size_t j = 0; j < 20; j++) CHECK(cd.def_levels[j] == (j % 10 % 3 != 0));
+            pq_column_data_free(&cd);
+        }
+        if (rd && pq_reader_read_column(rd, 0, pq_reader_find_leaf(rd, "extra"), &cd, &e) == ST_OK) {
+            CHECK(cd.num_levels == 20 && cd.num_values == 0);
+            pq_column_data_free(&cd);
+        }
+        pq_reader_close(rd);
+    } else {
+        CHECK(!"one file after optimize");
+    }
+    delta_snapshot_destroy(s);
+    free(dir);
+out:
+    delta_table_destroy(t);
+    delta_schema_destroy(sc);
+    free(p);
+}
+
 /* String partitions with odd characters and the null partition keep their exact text. */
 static void test_optimize_string_partitions(void)
 {
@@ -754,6 +880,7 @@ int main(void)
     test_optimize_bins();
     test_optimize_string_partitions();
     test_optimize_stats_like_writer();
+    test_optimize_foreign_types();
     test_optimize_concurrent();
     test_optimize_replan();
     test_vacuum();
