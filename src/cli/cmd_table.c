@@ -28,6 +28,7 @@ static void usage(FILE *f)
             "  Compacts small files: per partition, files below the target size are rewritten\n"
             "  into files of about the target size, committed as ONE version (operation OPTIMIZE,\n"
             "  dataChange=false: rows are unchanged). Safe while writers append.\n"
+            "  --partition COL=   selects the null partition (so does COL=__HIVE_DEFAULT_PARTITION__)\n"
             "usage: smarttech table vacuum PATH [--retain 168h] [--dry-run] [--force] [--log]\n"
             "                              [--log-retain 30d] [--json]\n"
             "  Deletes data files the latest version no longer references once removed (or, for\n"
@@ -183,7 +184,8 @@ static int table_optimize(int argc, char **argv)
             }
             *eq = '\0';
             where[nwhere].name = argv[i];
-            where[nwhere].value = eq + 1;
+            /* COL= or the Hive spelling selects the null partition */
+            where[nwhere].value = eq[1] && strcmp(eq + 1, "__HIVE_DEFAULT_PARTITION__") ? eq + 1 : NULL;
             nwhere++;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);

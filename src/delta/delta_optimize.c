@@ -415,7 +415,7 @@ static int matches(const delta_file *f, const delta_optimize_options *o)
         int found = 0;
         const char *v = delta_file_partition_value(f, o->where[i].name, &found);
         if (v && !*v) v = NULL;
-        const char *w = o->where[i].value;
+        const char *w = o->where[i].value && *o->where[i].value ? o->where[i].value : NULL;
         if (!found) return 0;
         if (!v != !w) return 0;
         if (v && strcmp(v, w)) return 0;
