@@ -416,6 +416,10 @@ st_code pq_meta_parse_footer(const uint8_t *buf, size_t len, const char *ctx, pq
                 fail(&p, ST_ERR_FORMAT, "row groups before schema");
                 break;
             }
+            if (has_rgs) {   /* a second list would leak the first (found by fuzzing) */
+                fail(&p, ST_ERR_FORMAT, "two row group lists");
+                break;
+            }
             tc_read_list_begin(&p.r, &et, &n);
             if (p.r.err) break;
             if (et != TC_STRUCT && n) {
