@@ -182,6 +182,7 @@ typedef struct commit_req {
     const delta_file *removes;
     size_t nremoves;
     int rearrange_only;
+    int64_t body_ms;    /* the time written in the txn and remove lines (same on every attempt) */
 } commit_req;
 
 static st_code check_txns(const delta_table *t, const commit_req *p, st_err *e)
@@ -263,11 +264,12 @@ static void apply_own(delta_table *t, const commit_req *q, int64_t v, int64_t ts
 {
     const delta_commit_params *p = q->pub;
     for (size_t i = 0; i < p->ntxns; i++)
-        delta_state_set_txn(t->snap, p->txns[i].app_id, p->txns[i].version, p->txns[i].last_updated ? p->txns[i].last_updated : ts);
+        delta_state_set_txn(t->snap, p->txns[i].app_id, p->txns[i].version,
+                            p->txns[i].last_updated ? p->txns[i].last_updated : q->body_ms);
     for (size_t i = 0; i < q->nremoves; i++) {
         delta_file f;
         delta_file_copy(&f, &q->removes[i]);
-        f.modification_time = ts;
+        f.modification_time = q->body_ms;
         f.data_change = !q->rearrange_only;
         delta_state_remove_file(t->snap, &f);
     }
@@ -293,7 +295,7 @@ st_code delta_table_commit(delta_table *t, const delta_commit_params *p, int64_t
 st_code delta_table_commit_with_removes(delta_table *t, const delta_commit_params *p, const delta_file *removes,
                                         size_t nremoves, int rearrange_only, int64_t *version, st_err *e)
 {
-    commit_req q = {p, removes, nremoves, rearrange_only};
+    commit_req q = {p, removes, nremoves, rearrange_only, 0};
     st_code rc;
     if ((rc = check_writable(t, e))) return rc;
     const char *ao = delta_snapshot_configuration(t->snap, "delta.appendOnly");
@@ -312,6 +314,7 @@ st_code delta_table_commit_with_removes(delta_table *t, const delta_commit_param
     /* txn and add lines do not change between attempts: encode them once */
     st_buf body = {0};
     int64_t now = delta_now_ms();
+    q.body_ms = now;
     for (size_t i = 0; i < p->ntxns; i++)
         delta_json_line(&body, json_pack("{s:{s:s, s:I, s:I}}", "txn", "appId", p->txns[i].app_id, "version",
                                          (json_int_t)p->txns[i].version, "lastUpdated",
