@@ -2,7 +2,8 @@
 machine, saves bench/results/<timestamp>.json and latest.json, prints one table and writes the same
 figures as README-ready markdown to bench/results/latest.md.
 
-    python bench/report.py --stamp STAMP --out bench/results [--bin build/smarttech] LINES.jsonl
+    python bench/report.py --stamp STAMP --out bench/results [--params JSON] LINES.jsonl
+    python bench/report.py --stamp STAMP --render-only bench/results/STAMP.json   (table + latest.md again)
 """
 from __future__ import annotations
 
@@ -185,6 +186,12 @@ def targets(s: dict) -> list[str]:
                  f"({'met' if p99 <= 1000 else 'not met'})")
     for who, label in (("steady_ours", "ours"), ("steady_spark", "PySpark")):
         st = s.get(who)
+        if st and st.get("caught_up"):
+            when = (f"{num(st.get('catch_up_s'), 1)} s after" if st.get("catch_up_method") == "commit_mtime"
+                    else f"at most {num(st.get('catch_up_s'), 1)} s (polled) after")
+            t.append(f"{label} steady state: every row visible {when} the producer stopped; "
+                     f"{num(st.get('cpu_per_wall'), 2)} cores busy on average; {num(st.get('versions'))} "
+                     f"Silver versions")
         if st and not st.get("caught_up", True):
             t.append(f"{label} steady state fell behind: {num(st.get('silver_rows'))} of {num(st.get('expected_rows'))} "
                      f"rows visible {num(st.get('catch_up_s'))} s after the producer stopped; its latency is over "
@@ -206,19 +213,25 @@ def main() -> int:
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--params", default="{}", help="JSON of the run's parameters")
     ap.add_argument("--loadavg-start", default=None)
+    ap.add_argument("--render-only", action="store_true",
+                    help="LINES is a saved result JSON: print its table and rewrite latest.md only")
     ap.add_argument("lines")
     a = ap.parse_args()
-    res = {"timestamp": a.stamp, "params": json.loads(a.params), "machine": machine()}
-    if a.loadavg_start:
-        res["machine"]["loadavg_at_start"] = a.loadavg_start.split()[:3]
-    with open(a.lines) as f:
-        for ln in f:
-            ln = ln.strip()
-            if ln.startswith("{"):
-                d = json.loads(ln)
-                res[d.get("bench", "unknown")] = d
+    if a.render_only:
+        with open(a.lines) as f:
+            res = json.load(f)
+    else:
+        res = {"timestamp": a.stamp, "params": json.loads(a.params), "machine": machine()}
+        if a.loadavg_start:
+            res["machine"]["loadavg_at_start"] = a.loadavg_start.split()[:3]
+        with open(a.lines) as f:
+            for ln in f:
+                ln = ln.strip()
+                if ln.startswith("{"):
+                    d = json.loads(ln)
+                    res[d.get("bench", "unknown")] = d
     os.makedirs(a.out, exist_ok=True)
-    for name in (f"{a.stamp}.json", "latest.json"):
+    for name in (() if a.render_only else (f"{a.stamp}.json", "latest.json")):
         with open(os.path.join(a.out, name), "w") as f:
             json.dump(res, f, indent=1)
             f.write("\n")
@@ -245,7 +258,8 @@ def main() -> int:
         print(text_table(OTHER_HEAD, orows))
     for t in tl:
         print("  - " + t)
-    print(f"\nsaved {os.path.join(a.out, a.stamp + '.json')} and latest.json; markdown in latest.md")
+    if not a.render_only:
+        print(f"\nsaved {os.path.join(a.out, a.stamp + '.json')} and latest.json; markdown in latest.md")
 
     md = [f"### Benchmark ({a.stamp}, `make bench`)", "", desc + ".", ""]
     if srows:
