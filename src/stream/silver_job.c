@@ -75,6 +75,8 @@ typedef struct job {
     st_err ferr;
     int assigned_count;
     int wake_next;          /* next partition wake_fetcher asks about */
+    rd_kafka_queue_t *cq;   /* the consumer queue (records and callbacks) */
+    rd_kafka_message_t *pollbuf[1024];
     int64_t last_activity_us;
 } job;
 
@@ -366,7 +368,6 @@ static void build_rows(job *j, const recbuf *rb, int64_t ingest_us, int64_t **la
     iot_parse_opts po;
     iot_parse_opts_init(&po);
     po.future_tolerance_us = c->future_tolerance_us;
-    size_t tl = strlen(c->topic);
     *lat = st_xmalloc((rb->n ? rb->n : 1) * sizeof(int64_t));
     *nlat = 0;
     for (size_t i = 0; i < rb->n; i++) {
@@ -375,14 +376,12 @@ static void build_rows(job *j, const recbuf *rb, int64_t ingest_us, int64_t **la
         if (!ps) continue;
         int64_t o = m->offset;
         int64_t ts_ms = m->ts_ms;
-        const char *key = m->has_key ? (const char *)rb->data.data + m->key_off : NULL;
         const char *payload = m->has_value ? (const char *)rb->data.data + m->val_off : NULL;
         int need_silver = o >= ps->off[T_SILVER], need_quar = o >= ps->off[T_QUAR];
-        int need_bronze = o >= ps->off[T_BRONZE];
         iot_event ev;
         iot_result res;
         iot_reason r = IOT_OK;
-        if (need_silver || need_quar || need_bronze) {
+        if (need_silver || need_quar) {
             po.now_us = ts_ms >= 0 ? ts_ms * 1000 : ingest_us;
             if (!payload) {
                 r = IOT_REASON_COUNT;
@@ -391,27 +390,6 @@ static void build_rows(job *j, const recbuf *rb, int64_t ingest_us, int64_t **la
             } else {
                 r = iot_event_parse(payload, m->val_len, &po, j->arena, &ev, &res);
             }
-        }
-        if (need_bronze) {
-            delta_batch *b = j->batches[T_BRONZE];
-            delta_batch_append_string(b, BK_TOPIC, c->topic, tl);
-            delta_batch_append_int(b, BK_PARTITION, m->partition);
-            delta_batch_append_long(b, BK_OFFSET, o);
-            if (ts_ms >= 0)
-                delta_batch_append_long(b, BK_KAFKA_TIMESTAMP, ts_ms * 1000);
-            else
-                delta_batch_append_null(b, BK_KAFKA_TIMESTAMP);
-            if (key && table_utf8_valid(key, m->key_len))
-                delta_batch_append_string(b, BK_KEY, key, m->key_len);
-            else
-                delta_batch_append_null(b, BK_KEY);
-            /* the parser checks UTF-8 of the whole value first: only these two verdicts leave it unknown */
-            int utf8 = payload && (r == IOT_LINE_TOO_LONG || r == IOT_INVALID_UTF8 || r == IOT_REASON_COUNT
-                                       ? table_utf8_valid(payload, m->val_len)
-                                       : 1);
-            add_raw_value(b, payload, m->val_len, utf8);
-            delta_batch_append_long(b, BK_INGEST_TIME, ingest_us);
-            j->st->bronze_rows++;
         }
         if (need_silver || need_quar) {
             if (r == IOT_OK) {
@@ -440,8 +418,57 @@ static void build_rows(job *j, const recbuf *rb, int64_t ingest_us, int64_t **la
                 j->st->by_reason[r]++;
             }
         }
-        if (o + 1 > ps->batch_end) ps->batch_end = o + 1;
     }
+}
+
+/* The bronze_kafka rows of a batch: every record as it came. Runs on its own thread, beside
+ * build_rows (it reads the records and the partitions' bronze offsets only). */
+static void build_bronze_rows(job *j, const recbuf *rb, int64_t ingest_us)
+{
+    delta_batch *b = j->batches[T_BRONZE];
+    size_t tl = strlen(j->c->topic);
+    uint64_t n = 0;
+    for (size_t i = 0; i < rb->n; i++) {
+        const rec *m = &rb->msgs[i];
+        part_state *ps = part_find(j, m->partition);
+        if (!ps || m->offset < ps->off[T_BRONZE]) continue;
+        const char *key = m->has_key ? (const char *)rb->data.data + m->key_off : NULL;
+        const char *payload = m->has_value ? (const char *)rb->data.data + m->val_off : NULL;
+        delta_batch_append_string(b, BK_TOPIC, j->c->topic, tl);
+        delta_batch_append_int(b, BK_PARTITION, m->partition);
+        delta_batch_append_long(b, BK_OFFSET, m->offset);
+        if (m->ts_ms >= 0)
+            delta_batch_append_long(b, BK_KAFKA_TIMESTAMP, m->ts_ms * 1000);
+        else
+            delta_batch_append_null(b, BK_KAFKA_TIMESTAMP);
+        if (key && table_utf8_valid(key, m->key_len))
+            delta_batch_append_string(b, BK_KEY, key, m->key_len);
+        else
+            delta_batch_append_null(b, BK_KEY);
+        add_raw_value(b, payload, m->val_len, payload && table_utf8_valid(payload, m->val_len));
+        delta_batch_append_long(b, BK_INGEST_TIME, ingest_us);
+        n++;
+    }
+    j->st->bronze_rows += n;
+}
+
+typedef struct bronze_task {
+    job *j;
+    const recbuf *rb;
+    int64_t ingest_us;
+    st_code rc;
+    st_err err;
+} bronze_task;
+
+static st_code commit_table(job *j, int t, st_err *e);
+
+static void *bronze_main(void *arg)
+{
+    bronze_task *bt = arg;
+    st_err_clear(&bt->err);
+    build_bronze_rows(bt->j, bt->rb, bt->ingest_us);
+    bt->rc = commit_table(bt->j, T_BRONZE, &bt->err);
+    return NULL;
 }
 
 /* Writes and commits table t with one txn per partition it advances. */
@@ -548,11 +575,22 @@ static st_code process_batch(job *j, recbuf *rb, st_err *e)
     int64_t ingest_us = st_now_us();
     for (int t = 0; t < NT; t++) delta_batch_clear(j->batches[t]);
     iot_arena_reset(j->arena);
-    j->st->last_batch_in = j->st->last_batch_silver = j->st->last_batch_quarantined = j->st->last_batch_dups = 0;
-    int64_t *lat;
-    size_t nlat;
+    j->st->last_batch_silver = j->st->last_batch_quarantined = j->st->last_batch_dups = 0;
     j->st->events_in += rb->n;
     j->st->last_batch_in = rb->n;
+    for (size_t i = 0; i < rb->n; i++) {
+        part_state *ps = part_find(j, rb->msgs[i].partition);
+        if (ps && rb->msgs[i].offset + 1 > ps->batch_end) ps->batch_end = rb->msgs[i].offset + 1;
+    }
+    /* bronze_kafka (raw values: the most bytes to compress) is built and committed on a second
+     * thread while this one does Silver and quarantine: the tables are independent, each keeps
+     * its own offsets */
+    bronze_task bt = {j, rb, ingest_us, ST_OK, {0}};
+    pthread_t bth;
+    int threaded = pthread_create(&bth, NULL, bronze_main, &bt) == 0;
+    if (!threaded) bronze_main(&bt);
+    int64_t *lat;
+    size_t nlat;
     build_rows(j, rb, ingest_us, &lat, &nlat);
     st_code rc = ST_OK;
     /* the dedup state of what Silver is about to hold is durable before Silver commits */
@@ -574,7 +612,11 @@ static st_code process_batch(job *j, recbuf *rb, st_err *e)
     }
     free(lat);
     if (rc == ST_OK) rc = commit_table(j, T_QUAR, e);
-    if (rc == ST_OK) rc = commit_table(j, T_BRONZE, e);
+    if (threaded) pthread_join(bth, NULL);
+    if (rc == ST_OK && bt.rc != ST_OK) {
+        rc = bt.rc;
+        if (e) *e = bt.err;
+    }
     rb->n = 0;
     st_buf_reset(&rb->data);
     if (rc) return rc;
@@ -653,8 +695,8 @@ static st_code open_all(job *j, st_err *e)
     kafka_props *props = kafka_props_new();
     kafka_props_set(props, "auto.offset.reset", "error");
     /* memory bound: a small prefetch queue per partition (wake_fetcher keeps it flowing) */
-    kafka_props_set(props, "queued.max.messages.kbytes", "2048");
-    kafka_props_set(props, "fetch.message.max.bytes", "524288");
+    kafka_props_set(props, "queued.max.messages.kbytes", "4096");
+    kafka_props_set(props, "fetch.message.max.bytes", "1048576");
     kafka_props_set(props, "fetch.wait.max.ms", "100");
     kafka_props_set(props, "session.timeout.ms", "10000");
     kafka_props_set(props, "heartbeat.interval.ms", "1000");
@@ -676,6 +718,7 @@ static st_code open_all(job *j, st_err *e)
         return st_err_set(e, ST_ERR_KAFKA, "cannot create consumer for %s: %s", c->brokers, errstr);
     }
     rd_kafka_poll_set_consumer(j->rk);
+    j->cq = rd_kafka_queue_get_consumer(j->rk);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, c->topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(j->rk, sub);
@@ -688,6 +731,7 @@ static void close_all(job *j)
 {
     if (j->rk) {
         discard_batch(j);
+        if (j->cq) rd_kafka_queue_destroy(j->cq);
         rd_kafka_consumer_close(j->rk);
         rd_kafka_destroy(j->rk);
     }
@@ -863,8 +907,18 @@ st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop
             int64_t left = (b->first_us + c->trigger_us - now) / 1000;
             ms = left < 0 ? 0 : left < 100 ? (int)left : 100;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(j.rk, ms);
-        if (!m) {
+        /* up to 1024 records per call: one queue lock instead of one per record; rebalance
+         * callbacks are served by this call too */
+        size_t want = c->max_events - b->n;
+        if (want > 1024) want = 1024;
+        /* it would wait the whole timeout to fill the array: take what is there, and block on a
+         * single record only when nothing is */
+        ssize_t got = rd_kafka_consume_batch_queue(j.cq, 0, j.pollbuf, want);
+        if (got <= 0) {
+            j.pollbuf[0] = rd_kafka_consumer_poll(j.rk, ms);
+            got = j.pollbuf[0] ? 1 : 0;
+        }
+        if (got <= 0) {
             wake_fetcher(&j);
             if (c->once && !b->n && worker_idle(&j)) {
                 pthread_mutex_lock(&j.mu);
@@ -876,17 +930,20 @@ st_code silver_job_run(const silver_config *c, const volatile sig_atomic_t *stop
             }
             continue;
         }
-        if (m->err) {
-            on_consumer_error(&j, m);
-        } else {
-            part_state *ps = part_find(&j, m->partition);
-            if (ps && ps->assigned && m->offset >= 0) {
-                ps->at_eof = 0;
-                j.st->broker_down = 0;
-                copy_record(&j, m);
+        for (ssize_t k = 0; k < got; k++) {
+            rd_kafka_message_t *m = j.pollbuf[k];
+            if (m->err) {
+                on_consumer_error(&j, m);
+            } else {
+                part_state *ps = part_find(&j, m->partition);
+                if (ps && ps->assigned && m->offset >= 0) {
+                    ps->at_eof = 0;
+                    j.st->broker_down = 0;
+                    copy_record(&j, m);
+                }
             }
+            rd_kafka_message_destroy(m);
         }
-        rd_kafka_message_destroy(m);
     }
     if (j.worker_started) {
         wait_worker_idle(&j);
