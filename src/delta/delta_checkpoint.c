@@ -1,5 +1,7 @@
-/* delta_checkpoint.c — classic single-file Parquet checkpoints
- * (_delta_log/<v>.checkpoint.parquet) and _last_checkpoint.
+/* delta_checkpoint.c — Parquet checkpoints and _last_checkpoint. We write classic
+ * single-file ones (_delta_log/<v>.checkpoint.parquet); we read those, multi-part ones
+ * (<v>.checkpoint.<part>.<total>.parquet) and v2 ones (<v>.checkpoint.<uuid>.json|parquet
+ * with sidecars in _delta_log/_sidecars/).
  *
  * The checkpoint has one row per action (txn, add, remove, metaData, protocol), each
  * an optional struct column; exactly one is non-null per row. Maps and lists use the
@@ -7,9 +9,12 @@
  * delta-rs and DuckDB read. Levels are produced here by hand per leaf. */
 #include "delta/delta_internal.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/fsutil.h"
 
@@ -329,6 +334,24 @@ static const char *const leaf_paths[NLEAVES] = {
     "protocol.minReaderVersion", "protocol.minWriterVersion",
 };
 
+/* Leaves the reader looks at beyond what we write: protocol features (a checkpoint's
+ * protocol can list reader features we must refuse), deletion vectors (refused), and the
+ * sidecar files of a v2 checkpoint. */
+enum { X_PR_RF, X_PR_WF, X_ADD_DV, X_SIDECAR, NEXTRA };
+static const char *const extra_paths[NEXTRA] = {
+    "protocol.readerFeatures.*element", "protocol.writerFeatures.*element", "add.deletionVector.storageType",
+    "sidecar.path",
+};
+
+/* Physical type leaf i of cp_nodes has (the enum follows cp_nodes' leaf order). */
+static pq_physical leaf_type(int i)
+{
+    int k = 0;
+    for (size_t n = 0; n < sizeof cp_nodes / sizeof *cp_nodes; n++)
+        if (cp_nodes[n].num_children == 0 && k++ == i) return cp_nodes[n].physical;
+    return PQ_BYTE_ARRAY;
+}
+
 /* Finds a leaf by exact path, or for "a.b.*k": the first leaf under "a.b." whose last
  * component is k (maps and lists name their middle groups differently per writer). */
 static int find_leaf(const pq_reader *r, const char *pat)
@@ -458,14 +481,40 @@ static void set_str(json_t *o, const char *k, char *v)
     free(v);
 }
 
-/* Reconstructs the actions of one row group and applies them. */
-static st_code apply_row_group(delta_snapshot *s, col *C, int64_t nrows, const char *where, st_err *e)
+/* Skips the current row's entries of a column (keeping its value cursor in step). */
+static void skip_row(col *c)
+{
+    size_t a, b;
+    row_range(c, &a, &b);
+    for (size_t k = a; k < b; k++)
+        if (def_at(c, k) == c->max_def) c->vi++;
+}
+
+/* Reconstructs the actions of one row group and applies them. X are the extra leaves
+ * (see extra_paths); sidecar paths found are appended to *sidecars (NULL: not wanted). */
+static st_code apply_row_group(delta_snapshot *s, col *C, col *X, int64_t nrows, const char *where,
+                               st_buf *sidecars, st_err *e)
 {
     st_code rc = ST_OK;
     for (int64_t r = 0; r < nrows && !rc; r++) {
         int16_t dtxn = peek_def(&C[L_TXN_APP]), dadd = peek_def(&C[L_ADD_PATH]), drm = peek_def(&C[L_RM_PATH]),
                 dmd = peek_def(&C[L_MD_ID]), dpr = peek_def(&C[L_PR_R]);
         json_t *act = NULL;
+        {
+            size_t a, b;
+            row_range(&X[X_ADD_DV], &a, &b);
+            int has_dv = a < b && def_at(&X[X_ADD_DV], a) == X[X_ADD_DV].max_def;
+            if (has_dv) X[X_ADD_DV].vi++;
+            if (has_dv && dadd >= 1) {
+                rc = st_err_set(e, ST_ERR_UNSUPPORTED,
+                                "%s row %lld: add has a deletion vector (feature deletionVectors unsupported)", where,
+                                (long long)r);
+                break;
+            }
+            char *sc = next_str(&X[X_SIDECAR]);
+            if (sc && sidecars) st_buf_append(sidecars, &sc, sizeof sc);
+            else free(sc);
+        }
         if (dadd >= 1) {
             delta_file f;
             memset(&f, 0, sizeof f);
@@ -555,10 +604,18 @@ static st_code apply_row_group(delta_snapshot *s, col *C, int64_t nrows, const c
             next_i64(&C[L_PR_W], &wv);
             act3 = json_pack("{s:{s:I, s:I}}", "protocol", "minReaderVersion", (json_int_t)rv, "minWriterVersion",
                              (json_int_t)wv);
+            json_t *rf = next_list(&X[X_PR_RF]), *wf = next_list(&X[X_PR_WF]);
+            json_t *pr = json_object_get(act3, "protocol");
+            if (json_array_size(rf)) json_object_set(pr, "readerFeatures", rf);
+            if (json_array_size(wf)) json_object_set(pr, "writerFeatures", wf);
+            json_decref(rf);
+            json_decref(wf);
         } else {
             int64_t x;
             next_i64(&C[L_PR_R], &x);
             next_i64(&C[L_PR_W], &x);
+            skip_row(&X[X_PR_RF]);
+            skip_row(&X[X_PR_WF]);
         }
         json_t *act4 = NULL;
         if (dtxn >= 1) {
@@ -587,43 +644,169 @@ static st_code apply_row_group(delta_snapshot *s, col *C, int64_t nrows, const c
     return rc;
 }
 
-/* Loads a classic checkpoint into an empty state, row group by row group.
- * Leaves are found by name, so checkpoints from Spark or delta-rs load too. A damaged
- * file gives the reader's error naming the path. */
-st_code delta_checkpoint_read(delta_snapshot *s, int64_t version, st_err *e)
+/* Reads one checkpoint Parquet file (classic, a part of a multi-part one, a v2 top-level
+ * file or a v2 sidecar) into s. Leaves are found by name, so checkpoints from Spark or
+ * delta-rs load too; a leaf of an unexpected physical type is a damaged file (never read
+ * as another type). Sidecar paths of a v2 file are appended to *sidecars (may be NULL).
+ * A damaged file gives the reader's error naming the path. */
+static st_code read_checkpoint_file(delta_snapshot *s, const char *path, st_buf *sidecars, st_err *e)
 {
-    char *path = delta_checkpoint_path(s->table_path, version);
     st_code rc = ST_OK;
-    col C[NLEAVES];
+    col C[NLEAVES], X[NEXTRA];
     memset(C, 0, sizeof C);
+    memset(X, 0, sizeof X);
     pq_reader *r = pq_reader_open(path, e);
     if (!r) {
         rc = e ? e->code : ST_ERR_FORMAT;
         if (e && !strstr(e->msg, "checkpoint")) st_err_wrap(e, "reading checkpoint %s", path);
         goto done;
     }
-    for (int i = 0; i < NLEAVES; i++) {
-        C[i].leaf = find_leaf(r, leaf_paths[i]);
-        if (C[i].leaf >= 0) {
-            C[i].max_def = pq_reader_leaf(r, C[i].leaf)->max_def;
-            C[i].max_rep = pq_reader_leaf(r, C[i].leaf)->max_rep;
+    int nnodes, found = 0;
+    const pq_schema_node *nodes = pq_reader_schema(r, &nnodes);
+    for (int i = 0; i < NLEAVES + NEXTRA; i++) {
+        col *c = i < NLEAVES ? &C[i] : &X[i - NLEAVES];
+        const char *lp = i < NLEAVES ? leaf_paths[i] : extra_paths[i - NLEAVES];
+        c->leaf = find_leaf(r, lp);
+        if (c->leaf < 0) continue;
+        const pq_leaf_info *li = pq_reader_leaf(r, c->leaf);
+        c->max_def = li->max_def;
+        c->max_rep = li->max_rep;
+        pq_physical want = i < NLEAVES ? leaf_type(i) : PQ_BYTE_ARRAY, got = nodes[li->node].physical;
+        if (got != want && !(want == PQ_INT64 && got == PQ_INT32) && !(want == PQ_INT32 && got == PQ_INT64)) {
+            rc = st_err_set(e, ST_ERR_FORMAT, "%s: damaged checkpoint: column %s has an unexpected type", path,
+                            li->path);
+            goto done;
         }
+        found += i == L_ADD_PATH || i == L_RM_PATH || i == L_MD_ID || i == L_PR_R || i == L_TXN_APP ||
+                 i == NLEAVES + X_SIDECAR;
     }
-    if (C[L_ADD_PATH].leaf < 0 || C[L_MD_ID].leaf < 0 || C[L_PR_R].leaf < 0) {
-        rc = st_err_set(e, ST_ERR_FORMAT, "%s: not a Delta checkpoint (no add.path/metaData/protocol columns)", path);
+    if (!found) {
+        rc = st_err_set(e, ST_ERR_FORMAT, "%s: not a Delta checkpoint (no add/remove/metaData/protocol columns)", path);
         goto done;
     }
     for (int g = 0; g < pq_reader_num_row_groups(r) && !rc; g++) {
-        for (int i = 0; i < NLEAVES && !rc; i++) {
-            C[i].li = C[i].vi = 0;
-            if (C[i].leaf < 0) continue;
-            rc = pq_reader_read_column(r, g, C[i].leaf, &C[i].d, e);
+        for (int i = 0; i < NLEAVES + NEXTRA && !rc; i++) {
+            col *c = i < NLEAVES ? &C[i] : &X[i - NLEAVES];
+            c->li = c->vi = 0;
+            if (c->leaf < 0) continue;
+            rc = pq_reader_read_column(r, g, c->leaf, &c->d, e);
         }
-        if (!rc) rc = apply_row_group(s, C, pq_reader_row_group_rows(r, g), path, e);
+        if (!rc) rc = apply_row_group(s, C, X, pq_reader_row_group_rows(r, g), path, sidecars, e);
         for (int i = 0; i < NLEAVES; i++) pq_column_data_free(&C[i].d);
+        for (int i = 0; i < NEXTRA; i++) pq_column_data_free(&X[i].d);
     }
 done:
     pq_reader_close(r);
+    return rc;
+}
+
+/* Reads a v2 checkpoint in JSON: its actions go through the commit decoder (which
+ * ignores checkpointMetadata and sidecar); sidecar paths are collected on a second pass. */
+static st_code read_v2_json(delta_snapshot *s, const char *path, st_buf *sidecars, st_err *e)
+{
+    st_buf text = {0};
+    st_code rc = st_read_file(path, &text, e);
+    if (!rc) rc = delta_state_apply_commit(s, (const char *)text.data, text.len, path, e);
+    for (size_t i = 0; !rc && i < text.len;) {
+        size_t j = i;
+        while (j < text.len && text.data[j] != '\n') j++;
+        json_t *line = json_loadb((const char *)text.data + i, j - i, 0, NULL);
+        json_t *p = json_object_get(json_object_get(line, "sidecar"), "path");
+        if (json_is_string(p)) {
+            char *sc = st_xstrdup(json_string_value(p));
+            st_buf_append(sidecars, &sc, sizeof sc);
+        }
+        json_decref(line);
+        i = j + 1;
+    }
+    st_buf_free(&text);
+    return rc;
+}
+
+/* Frees a list of malloc'd sidecar names. */
+static void free_sidecars(st_buf *sidecars)
+{
+    char **sc = (char **)(void *)sidecars->data;
+    for (size_t i = 0; i < sidecars->len / sizeof(char *); i++) free(sc[i]);
+    st_buf_free(sidecars);
+}
+
+/* Reads the sidecar files a v2 checkpoint names (_delta_log/_sidecars/<name>), then frees
+ * the list. Only plain file names are followed (no directories, no URIs). */
+static st_code read_sidecars(delta_snapshot *s, st_buf *sidecars, st_err *e)
+{
+    char **sc = (char **)(void *)sidecars->data;
+    size_t n = sidecars->len / sizeof(char *);
+    st_code rc = ST_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (strchr(sc[i], '/') || strstr(sc[i], "..") || !sc[i][0]) {
+            rc = st_err_set(e, ST_ERR_UNSUPPORTED, "%s: sidecar path '%s' is not a file name in _delta_log/_sidecars",
+                            s->table_path, sc[i]);
+            break;
+        }
+        char rel[4200];
+        snprintf(rel, sizeof rel, "_delta_log/_sidecars/%s", sc[i]);
+        char *full = st_path_join(s->table_path, rel);
+        rc = read_checkpoint_file(s, full, NULL, e);
+        free(full);
+    }
+    free_sidecars(sidecars);
+    return rc;
+}
+
+/* See delta_internal.h: finds what kind of checkpoint `version` has (classic file first,
+ * then a v2 one, then a complete multi-part set) and loads it into an empty state.
+ * Cost: one directory listing unless the classic file exists, then the files themselves. */
+st_code delta_checkpoint_read(delta_snapshot *s, int64_t version, st_err *e)
+{
+    char *path = delta_checkpoint_path(s->table_path, version);
+    st_buf sidecars = {0};
+    st_code rc;
+    if (access(path, F_OK) == 0) {
+        rc = read_checkpoint_file(s, path, NULL, e);
+        free(path);
+        return rc;
+    }
     free(path);
+    char *dir = delta_log_dir(s->table_path);
+    DIR *d = opendir(dir);
+    if (!d) {
+        rc = st_err_set(e, ST_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
+        free(dir);
+        return rc;
+    }
+    char v2name[256] = "";
+    int total = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int64_t v;
+        int part, tot;
+        int k = delta_parse_log_name(de->d_name, &v, &part, &tot);
+        if (v != version) continue;
+        if (k == 4 && strlen(de->d_name) < sizeof v2name) snprintf(v2name, sizeof v2name, "%s", de->d_name);
+        if (k == 3 && tot > total) total = tot;   /* the listing kept only complete sets */
+    }
+    closedir(d);
+    if (v2name[0]) {
+        char *full = st_path_join(dir, v2name);
+        size_t n = strlen(v2name);
+        rc = n > 5 && !strcmp(v2name + n - 5, ".json") ? read_v2_json(s, full, &sidecars, e)
+                                                       : read_checkpoint_file(s, full, &sidecars, e);
+        free(full);
+        if (!rc) rc = read_sidecars(s, &sidecars, e);
+        else free_sidecars(&sidecars);
+    } else if (total > 0) {
+        rc = ST_OK;
+        for (int p = 1; p <= total && !rc; p++) {
+            char name[96];
+            snprintf(name, sizeof name, "%020lld.checkpoint.%010d.%010d.parquet", (long long)version, p, total);
+            char *full = st_path_join(dir, name);
+            rc = read_checkpoint_file(s, full, NULL, e);
+            free(full);
+        }
+    } else {
+        rc = st_err_set(e, ST_ERR_NOTFOUND, "%s: no checkpoint file for version %lld", dir, (long long)version);
+    }
+    free(dir);
     return rc;
 }

@@ -116,6 +116,9 @@ void delta_uri_encode_path(st_buf *b, const char *p);
 char *delta_uri_decode(const char *p);
 /* Lists the versions in _delta_log: commits (sorted ascending) and classic single-file
  * checkpoints. ST_ERR_NOTFOUND when the folder does not exist. */
+/* Kind of a _delta_log file name: 1 commit, 2 classic checkpoint, 3 multi-part checkpoint
+ * part (*part of *total), 4 v2 checkpoint (<v>.checkpoint.<uuid>.json|parquet), 0 other. */
+int delta_parse_log_name(const char *name, int64_t *v, int *part, int *total);
 st_code delta_list_log(const char *table_path, int64_t **commits, size_t *ncommits, int64_t **checkpoints,
                        size_t *ncheckpoints, st_err *e);
 /* Mtime of a file in ms, -1 when it cannot be stat'ed. */

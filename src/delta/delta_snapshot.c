@@ -279,12 +279,12 @@ st_code delta_state_apply_commit(delta_snapshot *s, const char *text, size_t len
     return ST_OK;
 }
 
-/* Reader features we can honour: none yet (deletion vectors, column mapping, v2
- * checkpoints, ... all change how a snapshot or its files must be read). */
+/* Reader features we can honour: v2Checkpoint (delta_checkpoint.c reads v2 checkpoints
+ * and their sidecars). The others (deletion vectors, column mapping, ...) change how a
+ * snapshot or its files must be read. */
 static int reader_feature_supported(const char *f)
 {
-    (void)f;
-    return 0;
+    return strcmp(f, "v2Checkpoint") == 0;
 }
 
 /* Protocol/metadata present and within what we read: reader 1-2, reader 3

@@ -229,9 +229,11 @@ char *delta_file_local_path(const char *table_path, const delta_file *f)
     return full;
 }
 
-/* Parses "<20 digits>.json" or "<20 digits>.checkpoint.parquet"; returns 1 for a
- * commit, 2 for a checkpoint, 0 otherwise. */
-static int parse_log_name(const char *name, int64_t *v)
+/* Parses a _delta_log file name: "<20 digits>.json" (1), a classic checkpoint
+ * "<v>.checkpoint.parquet" (2), a part of a multi-part one "<v>.checkpoint.<10 digits
+ * part>.<10 digits total>.parquet" (3, *part and *total set) or a v2 checkpoint
+ * "<v>.checkpoint.<uuid>.json|parquet" (4); 0 for anything else. */
+int delta_parse_log_name(const char *name, int64_t *v, int *part, int *total)
 {
     if (strlen(name) < 21) return 0;
     int64_t x = 0;
@@ -240,8 +242,29 @@ static int parse_log_name(const char *name, int64_t *v)
         x = x * 10 + (name[i] - '0');
     }
     *v = x;
-    if (strcmp(name + 20, ".json") == 0) return 1;
-    if (strcmp(name + 20, ".checkpoint.parquet") == 0) return 2;
+    const char *rest = name + 20;
+    if (strcmp(rest, ".json") == 0) return 1;
+    if (strncmp(rest, ".checkpoint.", 12) != 0) return 0;
+    rest += 12;
+    if (strcmp(rest, "parquet") == 0) return 2;
+    size_t n = strlen(rest);
+    if (n == 29 && rest[10] == '.' && strcmp(rest + 21, ".parquet") == 0) {
+        int p = 0, t = 0;
+        for (int i = 0; i < 10; i++) {
+            if (rest[i] < '0' || rest[i] > '9' || rest[11 + i] < '0' || rest[11 + i] > '9') return 0;
+            p = p * 10 + (rest[i] - '0');
+            t = t * 10 + (rest[11 + i] - '0');
+            if (p > 100000 || t > 100000) return 0;
+        }
+        if (p < 1 || t < 1 || p > t) return 0;
+        if (part) *part = p;
+        if (total) *total = t;
+        return 3;
+    }
+    /* v2: one more name component (a UUID), then .json or .parquet */
+    const char *dot = strchr(rest, '.');
+    if (!dot || dot == rest) return 0;
+    if (strcmp(dot, ".json") == 0 || strcmp(dot, ".parquet") == 0) return 4;
     return 0;
 }
 
@@ -250,6 +273,48 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+typedef struct cp_part {
+    int64_t v;
+    int part, total;
+} cp_part;
+
+/* qsort comparator: by version, total, part. */
+static int cmp_part(const void *a, const void *b)
+{
+    const cp_part *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1;
+    if (x->total != y->total) return x->total < y->total ? -1 : 1;
+    return (x->part > y->part) - (x->part < y->part);
+}
+
+/* Appends to kb the versions whose multi-part checkpoint has all its parts 1..total
+ * (an incomplete one, e.g. a writer that died half-way, must be ignored). */
+static void complete_multipart(cp_part *p, size_t n, st_buf *kb)
+{
+    if (n) qsort(p, n, sizeof *p, cmp_part);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int next = 1;
+        while (j < n && p[j].v == p[i].v && p[j].total == p[i].total) {
+            if (p[j].part == next) next++;
+            j++;
+        }
+        if (next == p[i].total + 1) st_buf_append(kb, &p[i].v, sizeof p[i].v);
+        i = j;
+    }
+}
+
+/* Sorts a version array and drops duplicates (a version with two kinds of checkpoint). */
+static size_t sort_unique(int64_t *v, size_t n)
+{
+    if (!n) return 0;
+    qsort(v, n, sizeof *v, cmp_i64);
+    size_t o = 1;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] != v[o - 1]) v[o++] = v[i];
+    return o;
 }
 
 /* One readdir pass over _delta_log; O(files in the log). */
@@ -264,23 +329,30 @@ st_code delta_list_log(const char *table_path, int64_t **commits, size_t *ncommi
         free(dir);
         return c;
     }
-    st_buf cb = {0}, kb = {0};
+    st_buf cb = {0}, kb = {0}, pb = {0};
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         int64_t v;
-        int k = parse_log_name(de->d_name, &v);
+        int part = 0, total = 0;
+        int k = delta_parse_log_name(de->d_name, &v, &part, &total);
         if (k == 1) st_buf_append(&cb, &v, sizeof v);
-        if (k == 2) st_buf_append(&kb, &v, sizeof v);
+        if (k == 2 || k == 4) st_buf_append(&kb, &v, sizeof v);
+        if (k == 3) {
+            cp_part cp = {v, part, total};
+            st_buf_append(&pb, &cp, sizeof cp);
+        }
     }
     closedir(d);
     free(dir);
+    complete_multipart((cp_part *)(void *)pb.data, pb.len / sizeof(cp_part), &kb);
+    st_buf_free(&pb);
     *ncommits = cb.len / sizeof(int64_t);
-    *ncheckpoints = kb.len / sizeof(int64_t);
     size_t l;
     *commits = (int64_t *)st_buf_detach(&cb, &l);
+    *ncheckpoints = kb.len / sizeof(int64_t);
     *checkpoints = (int64_t *)st_buf_detach(&kb, &l);
     if (*ncommits) qsort(*commits, *ncommits, sizeof(int64_t), cmp_i64);
-    if (*ncheckpoints) qsort(*checkpoints, *ncheckpoints, sizeof(int64_t), cmp_i64);
+    *ncheckpoints = sort_unique(*checkpoints, *ncheckpoints);
     return ST_OK;
 }
 

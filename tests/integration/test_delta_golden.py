@@ -45,7 +45,6 @@ REFUSED = {
     "type-widening": "timestampNtz",
     "type-widening-nested": "typeWidening",
     "spark-variant-checkpoint": "variantType",
-    "v2-checkpoint-json": "v2Checkpoint",
 }
 # Tables delta-rs cannot load: table -> why (its error). We only check that we do not crash.
 DELTA_RS_FAILS = {
@@ -153,8 +152,6 @@ def test_table_info_agrees_with_delta_rs_at_every_version(smarttech_bin, table):
 
 @pytest.mark.parametrize("table", sorted(REFUSED))
 def test_unsupported_feature_is_refused_by_name(smarttech_bin, table):
-    if table == "spark-variant-checkpoint":
-        pytest.xfail("checkpoint reader drops protocol.readerFeatures: src/delta fix pending (issue 8)")
     ours, err = info(smarttech_bin, GOLDEN / table)
     assert ours is None, f"{table}: we read a table whose feature {REFUSED[table]} we do not implement"
     assert REFUSED[table] in err and "supported" in err, f"{table}: message does not name the feature: {err}"
@@ -227,7 +224,6 @@ def split_checkpoint(path: Path, version: int, parts: int):
     (log / "_last_checkpoint").write_text(json.dumps({"version": version, "size": t.num_rows, "parts": parts}))
 
 
-@pytest.mark.xfail(strict=True, reason="multi-part checkpoints: src/delta support pending (issue 8)")
 @pytest.mark.parametrize("table,cp", [("125-iterator-bug", 10), ("basic-with-inserts-overwrite-restore", 3)])
 def test_multi_part_checkpoint(smarttech_bin, tmp_path, table, cp):
     path = copy_table(table, tmp_path)
@@ -283,3 +279,81 @@ def test_gap_in_versions_is_a_clear_error(smarttech_bin, tmp_path):
 def test_version_past_the_end_is_a_clear_error(smarttech_bin):
     ours, err = info(smarttech_bin, GOLDEN / "snapshot-data3", "--version", 99)
     assert ours is None and "99" in err and "does not exist" in err, err
+
+
+def test_v2_checkpoint_json_is_read(smarttech_bin, tmp_path):
+    """v2 checkpoint (JSON top level + Parquet sidecars) with the commits up to it deleted."""
+    path = copy_table("v2-checkpoint-json", tmp_path)
+    drop_commits_up_to(path, 2)
+    ours, err = info(smarttech_bin, path)
+    assert ours is not None, err
+    assert ours["checkpoint_version"] == 2 and ours["version"] == 2
+    assert_agrees(ours, GOLDEN / "v2-checkpoint-json")
+
+
+def test_v2_checkpoint_parquet_is_read(smarttech_bin, tmp_path):
+    """The same v2 checkpoint rewritten with a Parquet top-level file (the other v2 form)."""
+    import pyarrow as pa
+    path = copy_table("v2-checkpoint-json", tmp_path)
+    log = path / "_delta_log"
+    top = next(log.glob("*.checkpoint.*.json"))
+    rows = [json.loads(l) for l in top.read_text().splitlines() if l.strip()]
+    strmap = pa.map_(pa.string(), pa.string())
+    schema = pa.schema([
+        ("protocol", pa.struct([("minReaderVersion", pa.int32()), ("minWriterVersion", pa.int32()),
+                                ("readerFeatures", pa.list_(pa.string())), ("writerFeatures", pa.list_(pa.string()))])),
+        ("metaData", pa.struct([("id", pa.string()), ("format", pa.struct([("provider", pa.string()),
+                                                                            ("options", strmap)])),
+                                ("schemaString", pa.string()), ("partitionColumns", pa.list_(pa.string())),
+                                ("configuration", strmap), ("createdTime", pa.int64())])),
+        ("checkpointMetadata", pa.struct([("version", pa.int64())])),
+        ("sidecar", pa.struct([("path", pa.string()), ("sizeInBytes", pa.int64()), ("modificationTime", pa.int64())])),
+    ])
+    cols = {f.name: [] for f in schema}
+    for r in rows:
+        for name in cols:
+            v = r.get(name)
+            if name == "metaData" and v:
+                v = dict(v, configuration=list(v.get("configuration", {}).items()),
+                         format=dict(v["format"], options=list(v["format"].get("options", {}).items())))
+            cols[name].append(v)
+    pq.write_table(pa.table(cols, schema=schema), top.with_suffix(".parquet"))
+    top.unlink()
+    lc = json.loads((log / "_last_checkpoint").read_text())
+    lc.pop("v2Checkpoint", None)
+    (log / "_last_checkpoint").write_text(json.dumps(lc))
+    drop_commits_up_to(path, 2)
+    ours, err = info(smarttech_bin, path)
+    assert ours is not None, err
+    assert ours["checkpoint_version"] == 2
+    assert ours["protocol"]["minReaderVersion"] == 3
+    assert_agrees(ours, GOLDEN / "v2-checkpoint-json")
+
+
+def test_hostile_checkpoint_types_are_refused(smarttech_bin, tmp_path):
+    """A checkpoint whose columns have the wrong physical types (add.path as int64) is a
+    damaged file, never read as strings (this crashed the reader before)."""
+    import pyarrow as pa
+    log = tmp_path / "t" / "_delta_log"
+    log.mkdir(parents=True)
+    pq.write_table(pa.table({"add": pa.array([{"path": 12345, "size": "abc"}, None]),
+                             "metaData": pa.array([None, {"id": 7}]),
+                             "protocol": pa.array([None, {"minReaderVersion": "x"}])}),
+                   log / f"{0:020d}.checkpoint.parquet")
+    ours, err = info(smarttech_bin, tmp_path / "t")
+    assert ours is None and "unexpected type" in err, err
+    binary = asan_bin()
+    if binary:
+        info(binary, tmp_path / "t")
+
+
+def test_reader_version_99_is_refused_by_name(smarttech_bin, tmp_path):
+    """The corpus has no such table: a copy of snapshot-data0 whose next commit raises the
+    protocol to reader version 99. Time travel to before it still works."""
+    path = copy_table("snapshot-data0", tmp_path)
+    (path / "_delta_log" / f"{1:020d}.json").write_text(
+        json.dumps({"protocol": {"minReaderVersion": 99, "minWriterVersion": 99}}) + "\n")
+    ours, err = info(smarttech_bin, path)
+    assert ours is None and "reader version 99" in err and "not supported" in err, err
+    past, err = info(smarttech_bin, path, "--version", 0)
+    assert past is not None and past["version"] == 0, err
