@@ -379,3 +379,26 @@ def test_sum_refuses_text_and_missing_columns(smarttech_bin):
     for column in ("string_col", "no_such_column"):
         cp = run(smarttech_bin, "parquet", "sum", DATA / "alltypes_plain.parquet", column)
         assert cp.returncode == 2 and cp.stderr
+
+
+@pytest.mark.parametrize("path", readable_files(), ids=lambda p: p.name)
+def test_info_matches_pyarrow_metadata(smarttech_bin, path):
+    """`parquet info --json`: rows, row groups, column paths, codecs and null counts as in the footer."""
+    cp = run(smarttech_bin, "parquet", "info", path, "--json")
+    assert cp.returncode == 0, cp.stderr.decode()
+    ours = json.loads(cp.stdout)
+    md = pq.ParquetFile(path).metadata
+    # FileMetaData.num_rows is 0 in repeated_no_annotation.parquet: we (like pyarrow's reader) count row groups
+    assert ours["num_rows"] == sum(md.row_group(g).num_rows for g in range(md.num_row_groups))
+    assert ours["num_row_groups"] == md.num_row_groups
+    assert ours["row_groups"] == [md.row_group(g).num_rows for g in range(md.num_row_groups)]
+    assert [c["path"] for c in ours["columns"]] == [md.schema.column(i).path for i in range(md.num_columns)]
+    for i, c in enumerate(ours["columns"]):
+        chunks = [md.row_group(g).column(i) for g in range(md.num_row_groups)]
+        if chunks and chunks[-1].compression != "UNKNOWN":   # pyarrow's name for the legacy LZ4 id
+            want = {"LZ4": "LZ4_RAW"}.get(chunks[-1].compression, chunks[-1].compression)  # pyarrow's LZ4 is id 7
+            assert c["codec"] == want, (c["path"], chunks[-1].compression)
+        assert c["num_values"] == sum(ch.num_values for ch in chunks)
+        stats = [ch.statistics for ch in chunks]
+        if chunks and all(s is not None and s.has_null_count for s in stats):
+            assert c["null_count"] == sum(s.null_count for s in stats), c["path"]
