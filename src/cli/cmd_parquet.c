@@ -98,6 +98,26 @@ static void json_text(st_buf *b, const uint8_t *p, uint32_t len)
     st_buf_free(&clean);
 }
 
+/* Appends an integer in decimal (sign when neg); faster than printf for the integer
+ * columns that dominate many files. */
+static void append_u64(st_buf *b, uint64_t u, int neg)
+{
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (neg) tmp[k++] = '-';
+    st_buf_reserve(b, (size_t)k);
+    while (k) b->data[b->len++] = (uint8_t)tmp[--k];
+}
+
+static void append_i64(st_buf *b, int64_t v)
+{
+    append_u64(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
+}
+
 /* IEEE 754 half (little-endian bytes) -> double; exact. */
 static double half_to_double(const uint8_t *p)
 {
@@ -111,12 +131,24 @@ static double half_to_double(const uint8_t *p)
     return (h & 0x8000) ? -v : v;
 }
 
-/* Appends a non-finite or finite double as cat shows it. */
+/* Appends a double as cat shows it: NaN/Infinity/-Infinity as strings, finite values as
+ * %.15g when that reads back to the same value (FLOAT: %.6g), else %.17g (FLOAT: %.9g), which
+ * always does: 40.4 prints as 40.4, not 40.399999999999999. At most two snprintf and one strtod. */
 static void json_double(st_buf *b, double d, int single)
 {
-    if (isnan(d)) st_buf_append_str(b, "\"NaN\"");
-    else if (isinf(d)) st_buf_append_str(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-    else st_buf_printf(b, single ? "%.9g" : "%.17g", d);
+    if (isnan(d)) {
+        st_buf_append_str(b, "\"NaN\"");
+        return;
+    }
+    if (isinf(d)) {
+        st_buf_append_str(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        return;
+    }
+    char tmp[40];
+    snprintf(tmp, sizeof tmp, single ? "%.6g" : "%.15g", d);
+    double back = strtod(tmp, NULL);
+    if (single ? (float)back != (float)d : back != d) snprintf(tmp, sizeof tmp, single ? "%.9g" : "%.17g", d);
+    st_buf_append_str(b, tmp);
 }
 
 /* Appends "HH:MM:SS.ffffff[fff]" for a time of day in units of 10^-digits s (digits 3, 6, 9);
@@ -205,9 +237,9 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
             st_format_date(c->values.i32[i], tmp, sizeof tmp);
             st_buf_append_json_str(b, tmp, strlen(tmp));
         } else if (n->logical == PQ_LOGICAL_INT && !n->int_signed) {
-            st_buf_printf(b, "%" PRIu32, (uint32_t)c->values.i32[i]);
+            append_u64(b, (uint32_t)c->values.i32[i], 0);
         } else {
-            st_buf_printf(b, "%" PRId32, c->values.i32[i]);
+            append_i64(b, c->values.i32[i]);
         }
         break;
     case PQ_INT64: {
@@ -243,9 +275,9 @@ static void json_scalar(st_buf *b, const pq_schema_node *n, const pq_column_data
             snprintf(tmp, sizeof tmp, "%" PRId64, v);
             json_decimal_text(b, tmp, n->scale);
         } else if (n->logical == PQ_LOGICAL_INT && !n->int_signed) {
-            st_buf_printf(b, "%" PRIu64, (uint64_t)v);
+            append_u64(b, (uint64_t)v, 0);
         } else {
-            st_buf_printf(b, "%" PRId64, v);
+            append_i64(b, v);
         }
         break;
     }
