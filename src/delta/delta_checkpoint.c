@@ -539,9 +539,10 @@ static st_code apply_row_group(delta_snapshot *s, col *C, col *X, int64_t nrows,
                 }
             }
             json_decref(pv);
-            if (!f.path) {
+            if (!f.path || f.size < 0) {
                 delta_file_free(&f);
-                rc = st_err_set(e, ST_ERR_FORMAT, "%s row %lld: add without path", where, (long long)r);
+                rc = st_err_set(e, ST_ERR_FORMAT, "%s row %lld: add without path or with a negative size", where,
+                                (long long)r);
                 break;
             }
             delta_state_add_file(s, &f);

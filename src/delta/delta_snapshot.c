@@ -122,6 +122,23 @@ static void list_put(delta_file_list *l, delta_map *m, delta_file *f)
     l->count++;
 }
 
+/* a + b, saturating at the int64 range: a hostile log can hold any sizes and counts, and
+ * totals must not overflow (undefined behaviour; found by fuzz_delta_checkpoint). */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_add_overflow(a, b, &r)) return r;
+    return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+/* a - b, saturating likewise. */
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_sub_overflow(a, b, &r)) return r;
+    return b < 0 ? INT64_MAX : INT64_MIN;
+}
+
 /* Adds f (moved in) as active, replacing a same-path file and dropping its
  * tombstone; keeps total_bytes. O(1) expected. */
 void delta_state_add_file(delta_snapshot *s, delta_file *f)
@@ -129,8 +146,8 @@ void delta_state_add_file(delta_snapshot *s, delta_file *f)
     size_t t = delta_map_get(&s->tomb_index, f->path);
     if (t != (size_t)-1) list_swap_remove(&s->tombstones, &s->tomb_index, t);
     size_t i = delta_map_get(&s->file_index, f->path);
-    if (i != (size_t)-1) s->total_bytes -= s->files.items[i].size;
-    s->total_bytes += f->size;
+    if (i != (size_t)-1) s->total_bytes = sat_sub(s->total_bytes, s->files.items[i].size);
+    s->total_bytes = sat_add(s->total_bytes, f->size);
     list_put(&s->files, &s->file_index, f);
     memset(f, 0, sizeof *f);
 }
@@ -141,7 +158,7 @@ void delta_state_remove_file(delta_snapshot *s, delta_file *tomb)
 {
     size_t i = delta_map_get(&s->file_index, tomb->path);
     if (i != (size_t)-1) {
-        s->total_bytes -= s->files.items[i].size;
+        s->total_bytes = sat_sub(s->total_bytes, s->files.items[i].size);
         list_swap_remove(&s->files, &s->file_index, i);
     }
     list_put(&s->tombstones, &s->tomb_index, tomb);
@@ -496,7 +513,7 @@ int64_t delta_snapshot_total_records(const delta_snapshot *s)
     int64_t n = 0;
     for (size_t i = 0; i < s->files.count; i++) {
         if (s->files.items[i].num_records < 0) return -1;
-        n += s->files.items[i].num_records;
+        n = sat_add(n, s->files.items[i].num_records);
     }
     return n;
 }
