@@ -75,6 +75,7 @@ typedef struct job {
     st_err ferr;
     int assigned_count;
     int wake_next;          /* next partition wake_fetcher asks about */
+    int64_t last_others_check_us; /* --once: last look at the partitions other members hold */
     rd_kafka_queue_t *cq;   /* the consumer queue (records and callbacks) */
     rd_kafka_message_t *pollbuf[1024];
     int64_t last_activity_us;
@@ -661,12 +662,50 @@ static void on_consumer_error(job *j, rd_kafka_message_t *m)
     if (j->cb) j->cb(j->st, "consumer error", j->opaque);
 }
 
-static int caught_up(const job *j)
+/* 1 when the three tables hold partition p up to its current end offset. */
+static int partition_done_in_tables(job *j, int32_t p)
+{
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_query_watermark_offsets(j->rk, j->c->topic, p, &lo, &hi, 5000)) return 0;
+    char id[512];
+    app_id(j, p, id, sizeof id);
+    for (int t = 0; t < NT; t++) {
+        int64_t v = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), id);
+        if (v < 0 ? hi > lo : v < hi) return 0;
+    }
+    return 1;
+}
+
+/* --once: done when every assigned partition reached its end AND the tables hold every other
+ * partition of the topic up to its end. The second half matters when the group still lists
+ * members that died (kill -9) until their session times out: the assignment then gives this
+ * process only part of the topic, and stopping after that part would leave the rest undone.
+ * Called only while the worker is idle (it refreshes the tables); at most twice a second. */
+static int caught_up(job *j)
 {
     if (!j->assigned_count) return 0;
     for (int p = 0; p < j->nparts; p++)
         if (j->parts[p].assigned && !j->parts[p].at_eof) return 0;
-    return 1;
+    int64_t now = st_monotonic_coarse_us();
+    if (now - j->last_others_check_us < 500000) return 0;
+    j->last_others_check_us = now;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(j->rk, j->c->topic, NULL);
+    int done = 0;
+    if (rkt && rd_kafka_metadata(j->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        !md->topics[0].err) {
+        st_err e;
+        done = refresh_tables(j, &e) == ST_OK;
+        for (int i = 0; done && i < md->topics[0].partition_cnt; i++) {
+            int32_t p = md->topics[0].partitions[i].id;
+            part_state *ps = part_find(j, p);
+            if (ps && ps->assigned) continue;
+            done = partition_done_in_tables(j, p);
+        }
+    }
+    if (md) rd_kafka_metadata_destroy(md);
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    return done;
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)

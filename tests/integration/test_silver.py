@@ -70,9 +70,10 @@ class Silver:
                 *extra]
 
     def run_once(self, *extra, timeout=300):
-        cp = subprocess.run([str(a) for a in self.args("--once", "--quiet", *extra)], cwd=REPO,
+        cp = subprocess.run([str(a) for a in self.args("--once", *extra)], cwd=REPO,
                             capture_output=True, text=True, timeout=timeout)
         assert cp.returncode == 0, f"silver exited {cp.returncode}\n{cp.stderr[-4000:]}"
+        self.last_log = cp.stderr
         return cp
 
     def start(self, *extra, log=None):
@@ -175,7 +176,11 @@ def test_kill_9_ten_times_then_exactly_once(tmp_path, topic, run_smarttech):
     _, err = sim.communicate(timeout=300)
     assert sim.returncode == 0, err[-3000:]
     s.run_once()
-    check_exactly_once(s, manifest, total)
+    try:
+        check_exactly_once(s, manifest, total)
+    except AssertionError:
+        print(s.last_log[-6000:])
+        raise
 
 
 def test_two_processes_one_group_one_killed(tmp_path, topic, run_smarttech):
