@@ -133,4 +133,13 @@ st_code delta_checkpoint_read(delta_snapshot *s, int64_t version, st_err *e);
 /* Reads _last_checkpoint: its version, or -1 when missing/unreadable (callers then list). */
 int64_t delta_last_checkpoint_version(const char *table_path);
 
+/* Length in bytes of the first max_cp code points of valid UTF-8 s, -1 if s is not valid
+ * UTF-8; *truncated says whether s was longer (string stats are cut to a prefix). */
+long delta_utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncated);
+/* A timestamp (us) as a stats bound: millisecond ISO string, the max rounded up; NULL outside
+ * years 0001..9999. */
+json_t *delta_stats_ts_json(int64_t us, int round_up);
+/* The codec part of a data file name as Spark writes it (".snappy", ".zstd", ...). */
+const char *delta_codec_ext(pq_codec c);
+
 #endif

@@ -187,40 +187,6 @@ done:
     return rc;
 }
 
-/* Length in bytes of the first max_cp code points of UTF-8 s; -1 if s is not valid
- * UTF-8. *truncated says whether s was longer. */
-static long utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncated)
-{
-    size_t i = 0, cps = 0;
-    *truncated = 0;
-    while (i < n) {
-        if (cps == max_cp) {
-            *truncated = 1;
-            return (long)i;
-        }
-        uint8_t c = s[i];
-        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!k || i + k > n) return -1;
-        for (size_t j = 1; j < k; j++)
-            if ((s[i + j] & 0xc0) != 0x80) return -1;
-        i += k;
-        cps++;
-    }
-    return (long)i;
-}
-
-/* Millisecond ISO text of a timestamp bound (max rounded up so it stays an upper
- * bound); NULL outside years 0001..9999. */
-static json_t *ts_bound(int64_t us, int round_up)
-{
-    int64_t q = us / 1000, rem = us % 1000;
-    int64_t ms = rem == 0 ? q : round_up ? (us > 0 ? q + 1 : q) : (us < 0 ? q - 1 : q);
-    if (ms < -62135596800000LL || ms > 253402300799999LL) return NULL;
-    char buf[48];
-    st_format_iso_us(ms * 1000, buf, sizeof buf, 1);
-    return json_string(buf);
-}
-
 /* Delta stats JSON text for the file from the writer's column statistics. */
 static char *stats_text(const out_col *cols, int ncols, const pq_file_info *info)
 {
@@ -250,8 +216,8 @@ static char *stats_text(const out_col *cols, int ncols, const pq_file_info *info
             mx = json_integer(st->max.i64);
             break;
         case DELTA_TYPE_TIMESTAMP:
-            mn = ts_bound(st->min.i64, 0);
-            mx = ts_bound(st->max.i64, 1);
+            mn = delta_stats_ts_json(st->min.i64, 0);
+            mx = delta_stats_ts_json(st->max.i64, 1);
             break;
         case DELTA_TYPE_DOUBLE:
             if (c->nonfinite) break; /* NaN has no order, +-Inf is not JSON */
@@ -260,9 +226,9 @@ static char *stats_text(const out_col *cols, int ncols, const pq_file_info *info
             break;
         case DELTA_TYPE_STRING:
             /* a prefix of the min is still a lower bound; a truncated max is not */
-            l = utf8_prefix(st->min_bytes, st->min_len, STATS_STRING_PREFIX, &trunc);
+            l = delta_utf8_prefix(st->min_bytes, st->min_len, STATS_STRING_PREFIX, &trunc);
             if (l >= 0) mn = json_stringn((const char *)st->min_bytes, (size_t)l);
-            l = utf8_prefix(st->max_bytes, st->max_len, STATS_STRING_PREFIX, &trunc);
+            l = delta_utf8_prefix(st->max_bytes, st->max_len, STATS_STRING_PREFIX, &trunc);
             if (l >= 0 && !trunc) mx = json_stringn((const char *)st->max_bytes, (size_t)l);
             break;
         default: break;
@@ -275,18 +241,6 @@ static char *stats_text(const out_col *cols, int ncols, const pq_file_info *info
     char *txt = json_dumps(stats, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(stats);
     return txt;
-}
-
-/* File-name codec part as Spark writes it. */
-static const char *codec_ext(pq_codec c)
-{
-    switch (c) {
-    case PQ_CODEC_SNAPPY: return ".snappy";
-    case PQ_CODEC_ZSTD: return ".zstd";
-    case PQ_CODEC_GZIP: return ".gz";
-    case PQ_CODEC_LZ4_RAW: return ".lz4raw";
-    default: return "";
-    }
 }
 
 /* Rewrites the `n` files of a group as one new file in the folder of the first (its
@@ -318,7 +272,7 @@ static st_code rewrite_group(delta_table *t, const delta_file *const *files, siz
     free(dec);
     char uuid[37];
     delta_uuid(uuid);
-    st_buf_printf(&rel, "part-00000-%s.c000%s.parquet", uuid, codec_ext(topt->codec));
+    st_buf_printf(&rel, "part-00000-%s.c000%s.parquet", uuid, delta_codec_ext(topt->codec));
     char *full = st_path_join(delta_table_path(t), st_buf_cstr(&rel));
     pq_writer_options wo;
     pq_writer_options_init(&wo);

@@ -1,6 +1,7 @@
 /* delta_util.c — small helpers of the Delta module: a string map, log file names,
  * UUIDs, path escaping, listing _delta_log. */
 #include "delta/delta_internal.h"
+#include "util/timeutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -381,3 +382,59 @@ st_code delta_latest_version(const char *table_path, int64_t *version, st_err *e
     free(k);
     return rc;
 }
+
+/* Length in bytes of the first `max_cp` code points of valid UTF-8 s; -1 if s is not
+ * valid UTF-8. *truncated says whether the string was longer. */
+long delta_utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncated)
+{
+    size_t i = 0, cps = 0;
+    *truncated = 0;
+    while (i < n) {
+        if (cps == max_cp) {
+            *truncated = 1;
+            return (long)i;
+        }
+        uint8_t c = s[i];
+        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!k || i + k > n) return -1;
+        for (size_t j = 1; j < k; j++)
+            if ((s[i + j] & 0xc0) != 0x80) return -1;
+        i += k;
+        cps++;
+    }
+    return (long)i;
+}
+
+/* Division rounding toward minus infinity. */
+static int64_t floordiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* Timestamps as Spark writes them in stats: millisecond ISO strings. The max is
+ * rounded UP to the next millisecond so it stays an upper bound (Spark truncates,
+ * which can exclude rows with sub-millisecond parts). Years outside 0001..9999 are
+ * left out (no stats for that column). */
+json_t *delta_stats_ts_json(int64_t us, int round_up)
+{
+    int64_t ms = round_up ? -floordiv(-us, 1000) : floordiv(us, 1000);
+    int64_t lo = -62135596800000LL, hi = 253402300799999LL;
+    if (ms < lo || ms > hi) return NULL;
+    char buf[48];
+    st_format_iso_us(ms * 1000, buf, sizeof buf, 1);
+    return json_string(buf);
+}
+
+/* File-name codec part as Spark writes it. */
+const char *delta_codec_ext(pq_codec c)
+{
+    switch (c) {
+    case PQ_CODEC_SNAPPY: return ".snappy";
+    case PQ_CODEC_ZSTD: return ".zstd";
+    case PQ_CODEC_GZIP: return ".gz";
+    case PQ_CODEC_LZ4_RAW: return ".lz4raw";
+    default: return "";
+    }
+}
+

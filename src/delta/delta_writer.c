@@ -47,54 +47,11 @@ static const char *partition_text(const delta_bcol *c, size_t r, char *buf, size
 
 /* ------------------------------------------------------------------ stats */
 
-/* Length in bytes of the first `max_cp` code points of valid UTF-8 s; -1 if s is not
- * valid UTF-8. *truncated says whether the string was longer. */
-static long utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncated)
-{
-    size_t i = 0, cps = 0;
-    *truncated = 0;
-    while (i < n) {
-        if (cps == max_cp) {
-            *truncated = 1;
-            return (long)i;
-        }
-        uint8_t c = s[i];
-        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!k || i + k > n) return -1;
-        for (size_t j = 1; j < k; j++)
-            if ((s[i + j] & 0xc0) != 0x80) return -1;
-        i += k;
-        cps++;
-    }
-    return (long)i;
-}
-
 /* Byte-wise (UTF-8 code point) order, shorter first on a common prefix. */
 static int bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
     int c = memcmp(a, b, al < bl ? al : bl);
     return c ? c : (al > bl) - (al < bl);
-}
-
-/* Division rounding toward minus infinity. */
-static int64_t floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-/* Timestamps as Spark writes them in stats: millisecond ISO strings. The max is
- * rounded UP to the next millisecond so it stays an upper bound (Spark truncates,
- * which can exclude rows with sub-millisecond parts). Years outside 0001..9999 are
- * left out (no stats for that column). */
-static json_t *ts_json(int64_t us, int round_up)
-{
-    int64_t ms = round_up ? -floordiv(-us, 1000) : floordiv(us, 1000);
-    int64_t lo = -62135596800000LL, hi = 253402300799999LL;
-    if (ms < lo || ms > hi) return NULL;
-    char buf[48];
-    st_format_iso_us(ms * 1000, buf, sizeof buf, 1);
-    return json_string(buf);
 }
 
 /* Adds min/max/nullCount of column c over rows idx[0..m) to the stats objects. */
@@ -146,8 +103,8 @@ static void column_stats(const delta_bcol *c, const char *name, const uint32_t *
             if (x > hi) hi = x;
         }
         if (c->type == DELTA_TYPE_TIMESTAMP) {
-            mn = ts_json(lo, 0);
-            mx = ts_json(hi, 1);
+            mn = delta_stats_ts_json(lo, 0);
+            mx = delta_stats_ts_json(hi, 1);
         } else {
             mn = json_integer(lo);
             mx = json_integer(hi);
@@ -183,9 +140,9 @@ static void column_stats(const delta_bcol *c, const char *name, const uint32_t *
         int trunc;
         /* a prefix of the min is still a lower bound; a truncated max is not an upper
          * bound, so the max is only written when it is short enough to be exact */
-        long ln = utf8_prefix(delta_bcol_str(c, lo), lo->len, STATS_STRING_PREFIX, &trunc);
+        long ln = delta_utf8_prefix(delta_bcol_str(c, lo), lo->len, STATS_STRING_PREFIX, &trunc);
         if (ln >= 0) mn = json_stringn((const char *)delta_bcol_str(c, lo), (size_t)ln);
-        long hn = utf8_prefix(delta_bcol_str(c, hi), hi->len, STATS_STRING_PREFIX, &trunc);
+        long hn = delta_utf8_prefix(delta_bcol_str(c, hi), hi->len, STATS_STRING_PREFIX, &trunc);
         if (hn >= 0 && !trunc) mx = json_stringn((const char *)delta_bcol_str(c, hi), (size_t)hn);
         break;
     }
@@ -202,18 +159,6 @@ typedef struct group {
     char **pvals;           /* npart partition value texts (NULL = null) */
     char *key;
 } group;
-
-/* File-name codec part as Spark writes it. */
-static const char *codec_ext(pq_codec c)
-{
-    switch (c) {
-    case PQ_CODEC_SNAPPY: return ".snappy";
-    case PQ_CODEC_ZSTD: return ".zstd";
-    case PQ_CODEC_GZIP: return ".gz";
-    case PQ_CODEC_LZ4_RAW: return ".lz4raw";
-    default: return "";
-    }
-}
 
 /* Writes rows idx[0..m) to one file and appends its add action. */
 static st_code write_one(delta_table *t, const delta_batch *b, const int *is_part, const group *g,
@@ -243,7 +188,7 @@ static st_code write_one(delta_table *t, const delta_batch *b, const int *is_par
     }
     char uuid[37];
     delta_uuid(uuid);
-    st_buf_printf(&rel, "part-%05d-%s.c000%s.parquet", file_no, uuid, codec_ext(opt->codec));
+    st_buf_printf(&rel, "part-%05d-%s.c000%s.parquet", file_no, uuid, delta_codec_ext(opt->codec));
     char *full = st_path_join(delta_table_path(t), st_buf_cstr(&rel));
 
     pq_writer_options o;
