@@ -1,4 +1,4 @@
-/* parquet_write.c — benchmark driver: writes N rows of the Silver schema (DESIGN.md)
+/* parquet_write.c — benchmark driver: writes N rows of the Silver schema (README.md, Tables)
  * with our Parquet writer and prints one JSON object with the timing.
  *
  * usage: bench_parquet_write OUT.parquet [--rows N] [--codec snappy|zstd|none]
@@ -98,7 +98,8 @@ int main(int argc, char **argv)
 
     st_err e;
     double t0 = now_s(), c0 = cpu_s(), timed = 0, cpu = 0, input_bytes = 0;
-    pq_writer *w = pq_writer_open(out, silver, NC, &o, &e);
+    st_sink *sink;
+    pq_writer *w = st_sink_open_uri(out, ST_SINK_REPLACE, &sink, &e) ? NULL : pq_writer_open(sink, silver, NC, &o, &e);
     if (!w) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;

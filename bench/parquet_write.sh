@@ -23,9 +23,10 @@ done
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$BUILD" --target st_parquet st_util >/dev/null
+cmake --build "$BUILD" --target st_parquet st_store st_util >/dev/null
 ${CC:-cc} -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$REPO/src" "$REPO/bench/parquet_write.c" \
-    "$BUILD/libst_parquet.a" "$BUILD/libst_util.a" -lsnappy -lzstd -lz -llz4 -lm -o "$BUILD/bench_parquet_write"
+    "$BUILD/libst_parquet.a" "$BUILD/libst_store.a" "$BUILD/libst_util.a" -lsnappy -lzstd -lz -llz4 -lcurl -lpthread -lm \
+    -o "$BUILD/bench_parquet_write"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pqbench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 best=""

@@ -56,9 +56,11 @@ RAW_TOPIC=bench_raw_$stamp
 
 # The raw producer's input: the simulator's own events (same seed) as "sensor_id<TAB>json" lines.
 log "generating $N events for kcat"
+# (under pipefail + set -e a failed simulate would end the script here without a word: say why)
 "$BIN" simulate --count "$N" --seed 1 --quiet 2>"$TMP/gen.err" |
   awk '{ i = index($0, "\"sensor_id\":\""); r = substr($0, i + 13); j = index(r, "\"");
-         print substr(r, 1, j - 1) "\t" $0 }' > "$TMP/msgs.tsv"
+         print substr(r, 1, j - 1) "\t" $0 }' > "$TMP/msgs.tsv" ||
+  { log "generating the events failed"; cat "$TMP/gen.err" >&2; exit 1; }
 lines=$(wc -l < "$TMP/msgs.tsv")
 [ "$lines" = "$N" ] || { log "expected $N lines for kcat, got $lines"; cat "$TMP/gen.err" >&2; exit 1; }
 avg=$(( $(wc -c < "$TMP/msgs.tsv") / N ))

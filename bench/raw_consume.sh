@@ -22,7 +22,8 @@ command -v kcat >/dev/null || { echo "bench/raw_consume: kcat is needed (scripts
 "$TOOL" --brokers "$BROKERS" --topic "$TOPIC" >/dev/null
 tool=$("$TOOL" --brokers "$BROKERS" --topic "$TOPIC")
 t0=$(date +%s.%N)
-kn=$(kcat -b "$BROKERS" -C -t "$TOPIC" -e -o beginning -q -f '%o\n' | wc -l)
+kn=$(kcat -b "$BROKERS" -C -t "$TOPIC" -e -o beginning -q -f '%o\n' | wc -l) ||
+  { echo "bench/raw_consume: kcat -C failed on $TOPIC" >&2; exit 1; }
 t1=$(date +%s.%N)
 
 python3 - "$tool" "$kn" "$t0" "$t1" "$EXPECT" <<'EOF'

@@ -57,6 +57,7 @@ def machine() -> dict:
         "kcat": (cmd_out(["kcat", "-V"]) or "").splitlines()[0] if cmd_out(["kcat", "-V"]) else None,
         "pyspark": pkg_version("pyspark"), "delta_spark": pkg_version("delta-spark"),
         "pyarrow": pkg_version("pyarrow"), "duckdb": pkg_version("duckdb"), "deltalake": pkg_version("deltalake"),
+        "confluent_kafka": pkg_version("confluent-kafka"),
     }
     m["versions"] = v
     return m
@@ -85,7 +86,7 @@ def silver_rows(s: dict) -> list[list[str]]:
     rows = []
     raw = s.get("raw", {})
     limit = raw.get("limit_eps")
-    ours, spark = s.get("ours"), s.get("spark")
+    ours, spark, deltars = s.get("ours"), s.get("spark"), s.get("deltars")
 
     def out(r, key="total"):
         o = (r or {}).get("output", {})
@@ -95,23 +96,27 @@ def silver_rows(s: dict) -> list[list[str]]:
         return num(o.get("total_files")), mib(o.get("total_bytes"))
 
     rows.append(["raw consume, librdkafka (tools/raw_consume)", num(raw.get("tool_eps")),
-                 ratio(raw["tool_eps"] / limit) if limit else "", "", "", "", "", "", "", ""])
+                 ratio(raw["tool_eps"] / limit) if limit else "", "", "", "", "", "", "", "", ""])
     rows.append(["raw consume, kcat -C (process)", num(raw.get("kcat_eps")),
-                 ratio(raw["kcat_eps"] / limit) if limit else "", "", "", "", "", "", "", ""])
+                 ratio(raw["kcat_eps"] / limit) if limit else "", "", "", "", "", "", "", "", ""])
+
+    def drain_row(label, r, vs_ours):
+        f, b = out(r)
+        busy = r.get("cores_busy") or (round(r["cpu_s"] / r["wall_s"], 2) if r.get("wall_s") else None)
+        return [label, num(r["events_per_s"]), ratio(r.get("ratio_to_limit")), vs_ours, num(r["cpu_s"], 1),
+                num(busy, 2), mib(r["peak_rss_bytes"]), "", "", f, b]
+
     if ours:
-        f, b = out(ours)
-        rows.append(["ours: smarttech silver --once (drain, 3 tables)", num(ours["events_per_s"]),
-                     ratio(ours.get("ratio_to_limit")), ratio(s.get("ratio_ours_spark")), mib(ours["peak_rss_bytes"]),
-                     num(ours["cpu_s"], 1), "", "", f, b])
+        rows.append(drain_row("ours: smarttech silver --once (drain, 3 tables)", ours, "1.00"))
+    if deltars:
+        rows.append(drain_row("delta-rs peer: confluent-kafka + write_deltalake (drain, Silver only)", deltars,
+                              ratio(s.get("ratio_ours_deltars"))))
     if spark:
-        f, b = out(spark)
-        rows.append(["PySpark availableNow (drain, Silver only, wall)", num(spark["events_per_s"]),
-                     ratio(spark.get("ratio_to_limit")), "1.00", mib(spark["peak_rss_bytes"]),
-                     num(spark["cpu_s"], 1), "", "", f, b])
+        rows.append(drain_row("PySpark availableNow (drain, Silver only, wall)", spark, ratio(s.get("ratio_ours_spark"))))
         if spark.get("query_events_per_s"):
             rows.append(["PySpark, query time only (no JVM start)", num(spark["query_events_per_s"]),
                          ratio(spark["query_events_per_s"] / limit) if limit else "",
-                         ratio(s.get("ratio_ours_spark_query")), "", "", "", "", "", ""])
+                         ratio(s.get("ratio_ours_spark_query")), "", "", "", "", "", "", ""])
     for who, label in (("steady_ours", "ours: steady"), ("steady_spark", "PySpark: steady (trigger 1 s)")):
         st = s.get(who)
         if not st:
@@ -120,14 +125,14 @@ def silver_rows(s: dict) -> list[list[str]]:
         f, b = out(st)
         rate = f"{num(st.get('producer_eps'))} in" + ("" if st.get("caught_up") else " (fell behind)")
         rows.append([f"{label}, {num(st.get('rate'))}/s x {num(st.get('seconds'))} s", rate, "", "",
-                     mib(st.get("peak_rss_bytes")), num(st.get("cpu_s_measured"), 1),
+                     num(st.get("cpu_s_measured"), 1), num(st.get("cpu_per_wall"), 2), mib(st.get("peak_rss_bytes")),
                      f"{num(lat.get('p50_ms'))} ms" if lat.get("p50_ms") is not None else "",
                      f"{num(lat.get('p99_ms'))} ms" if lat.get("p99_ms") is not None else "", f, b])
     return rows
 
 
-HEAD = ["Kafka -> Silver", "events/s", "x limit", "ours/PySpark", "peak RSS", "CPU s", "p50", "p99", "files",
-        "bytes"]
+HEAD = ["Kafka -> Silver", "events/s", "x limit", "ours/this", "CPU s", "cores busy", "peak RSS", "p50", "p99",
+        "files", "bytes"]
 
 
 def text_table(head, rows) -> str:
@@ -156,6 +161,24 @@ def other_rows(res: dict) -> list[list[str]]:
                      f"pyarrow {num(w['pyarrow']['rows_per_s'])} rows/s, {num(w['pyarrow']['file_bytes'] / 2**20, 1)} MiB",
                      f"speed {ratio(w['ratio_speed'])}, size {ratio(w['ratio_size'])}",
                      "speed >= 1.0, size within 10 %", "yes" if w.get("target_met") else "no"])
+    q = res.get("mqtt_bridge")
+    if q and "error" not in q:
+        rows.append([f"MQTT -> Kafka, {num(q['events'])} QoS 1 events (issue 16)",
+                     f"mqtt-bridge {num(q['bridge_eps'])} events/s, {mib(q['bridge_peak_rss_bytes'])}",
+                     f"mosquitto_sub {num(q['mosquitto_sub_eps'])} events/s", ratio(q["ratio"]),
+                     ">= 0.8, RSS <= 32 MiB", "yes" if q.get("meets_target") else "no"])
+    m = res.get("metrics_scrape")
+    if m and "error" not in m:
+        rows.append([f"silver drain, {num(m['events'])} events, scraper on /metrics {num(m['scrape_hz'])}x/s (issue 14)",
+                     f"{num(m['with_eps'])} events/s", f"no scraper {num(m['without_eps'])} events/s",
+                     ratio(m["ratio"]), ">= 0.97", "yes" if m.get("meets_target") else "no"])
+    s3 = res.get("silver_s3")
+    if s3 and "error" not in s3:
+        rows.append([f"Kafka -> Silver drain, {num(s3['events'])} events, tables on local S3 (issue 15)",
+                     f"S3 {num(s3['s3']['events_per_s'])} events/s, {mib(s3['s3']['peak_rss_bytes'])}",
+                     f"local disk {num(s3['local']['events_per_s'])} events/s", ratio(s3["ratio"]),
+                     ">= 0.7" + ("" if s3.get("rows_match") else " (Silver != manifest!)"),
+                     "yes" if s3.get("meets_target") and s3.get("rows_match") else "no"])
     for name, v in res.items():
         if isinstance(v, dict) and "error" in v:
             rows.append([name, "failed", v["error"][:80], "", "", ""])
@@ -179,6 +202,14 @@ def targets(s: dict) -> list[str]:
                  f"query-only ({'met' if r >= 20 else 'not met'})")
         rr = spark["peak_rss_bytes"] / ours["peak_rss_bytes"] if ours["peak_rss_bytes"] else 0
         t.append(f"ours RSS <= 1/20 of Spark's: Spark/ours = {rr:.1f} ({'met' if rr >= 20 else 'not met'})")
+    deltars = s.get("deltars")
+    if deltars and ours:
+        r = s.get("ratio_ours_deltars") or 0
+        t.append(f"ours >= 10x the delta-rs peer's drain: {ratio(r)}x ({'met' if r >= 10 else 'not met'})")
+    if ours and ours.get("summary", {}).get("dedup"):
+        dd = ours["summary"]["dedup"]
+        t.append(f"dedup state at its largest: {num(dd.get('peak_ids'))} live ids in {mib(dd.get('peak_bytes'))}, "
+                 f"{num(dd.get('bytes_per_live_id'), 1)} bytes per live id")
     st = s.get("steady_ours")
     if st and st.get("latency", {}).get("p99_ms") is not None:
         p99 = st["latency"]["p99_ms"]
@@ -202,6 +233,11 @@ def targets(s: dict) -> list[str]:
                  f"(ours {num(c['ours']['rows'])} rows, PySpark {num(c['spark']['rows'])}; checksum over "
                  f"(event_id, value) {'equal' if c['ours']['checksum'] == c['spark']['checksum'] else 'different'}; "
                  f"rows only in ours {num(c.get('only_in_ours'))}, only in PySpark {num(c.get('only_in_spark'))})")
+    dr = c.get("deltars")
+    if dr:
+        t.append(f"same Silver rows, row for row, in ours and the delta-rs peer: {'yes' if dr['same_rows'] else 'NO'} "
+                 f"(ours {num(c['ours']['rows'])} rows, peer {num(dr['rows'])}; compared over {dr['columns']}; "
+                 f"rows only in ours {num(dr.get('only_in_ours'))}, only in the peer {num(dr.get('only_in_deltars'))})")
     if "ours_matches_manifest" in c:
         t.append(f"ours' Silver = the simulator's valid unique events: {'yes' if c['ours_matches_manifest'] else 'NO'}")
     return t

@@ -7,8 +7,9 @@ Steps (each pipeline writes into fresh tables under --workdir):
   1. load a backlog of N events (fixed --seed, 2 % faults) with `smarttech simulate`;
   2. raw limit: bench/raw_consume.sh on that topic;
   3. ours: `smarttech silver --once` drains it (wall, CPU seconds, peak RSS of the process tree);
-  4. baseline: bench/pyspark_baseline/silver_from_kafka.py with trigger availableNow drains it;
-  5. both Silver tables (and the simulator's manifest) are compared: row count and a checksum over
+  4. peer: bench/deltars_baseline/silver_from_kafka.py (confluent-kafka + delta-rs) drains it --once;
+     baseline: bench/pyspark_baseline/silver_from_kafka.py with trigger availableNow drains it;
+  5. the Silver tables (and the simulator's manifest) are compared: row count and a checksum over
      (event_id, value) computed by DuckDB over delta-rs reads of each table;
   6. steady state: for each pipeline in turn, a fresh topic, the pipeline started, a warm-up of
      1,000 clean events waited for, then the simulator at --steady-rate for --steady-seconds; the
@@ -17,7 +18,7 @@ Steps (each pipeline writes into fresh tables under --workdir):
      for both tables, which both carry source_partition / source_offset.
 Prints progress on stderr and one JSON line on stdout.
 Env: SMARTTECH_BIN (default build/smarttech), RAW_CONSUME_BIN, BROKERS, BENCH_EVENTS,
-BENCH_STEADY_SECONDS, BENCH_STEADY_RATE, BENCH_CATCHUP_SECONDS, BENCH_SKIP_SPARK=1, BENCH_SPARK_DRIVER_MEMORY, BENCH_KEEP=1.
+BENCH_STEADY_SECONDS, BENCH_STEADY_RATE, BENCH_CATCHUP_SECONDS, BENCH_SKIP_SPARK=1, BENCH_SKIP_DELTARS=1, BENCH_SPARK_DRIVER_MEMORY, BENCH_KEEP=1.
 """
 from __future__ import annotations
 
@@ -193,9 +194,15 @@ def latency(table: str, ts_csv: str, start_offsets: dict[int, int]) -> dict:
             "mean_ms": round(r[4], 1) if r[4] is not None else None, "rows_without_kafka_ts": unmatched}
 
 
+# the columns that must be equal row for row between ours and the delta-rs peer (ingest_time aside)
+ROW_COLUMNS = ("event_id, sensor_id, building_id, floor, room_id, sensor_type, value, unit, event_time, event_date, "
+               "seq, battery_pct, converted_from_f, source_partition, source_offset")
+
+
 def compare(tables: dict[str, str]) -> dict:
-    """Row count, distinct ids and a checksum over (event_id, value) of each Silver table, and the
-    rows of each that the others lack."""
+    """Row count, distinct ids and a checksum over (event_id, value) of each Silver table, and for
+    each other table the rows it and ours lack from each other: over (event_id, value) for PySpark,
+    over every column but ingest_time (ROW_COLUMNS) for the delta-rs peer."""
     import duckdb
     from deltalake import DeltaTable
     con = duckdb.connect()
@@ -205,15 +212,16 @@ def compare(tables: dict[str, str]) -> dict:
         n, d, h = con.execute(f"SELECT count(*), count(DISTINCT event_id), "
                               f"sum(hash(event_id, value))::HUGEINT FROM {name}").fetchone()
         out[name] = {"rows": n, "distinct_event_ids": d, "checksum": str(h)}
-    names = list(tables)
-    if len(names) == 2:
-        x, y = names
-        out[f"only_in_{x}"] = con.execute(f"SELECT count(*) FROM (SELECT event_id, value FROM {x} "
-                                          f"EXCEPT SELECT event_id, value FROM {y})").fetchone()[0]
-        out[f"only_in_{y}"] = con.execute(f"SELECT count(*) FROM (SELECT event_id, value FROM {y} "
-                                          f"EXCEPT SELECT event_id, value FROM {x})").fetchone()[0]
-        out["same_rows"] = (out[x]["rows"] == out[y]["rows"] and out[x]["checksum"] == out[y]["checksum"]
-                            and out[f"only_in_{x}"] == 0 and out[f"only_in_{y}"] == 0)
+    for y in (n for n in tables if n != "ours"):
+        cols = ROW_COLUMNS if y == "deltars" else "event_id, value"
+        x = "ours"
+        ox = con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM {x} EXCEPT ALL SELECT {cols} FROM {y})").fetchone()[0]
+        oy = con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM {y} EXCEPT ALL SELECT {cols} FROM {x})").fetchone()[0]
+        same = out[x]["rows"] == out[y]["rows"] and out[x]["checksum"] == out[y]["checksum"] and ox == 0 and oy == 0
+        if y == "spark":  # the keys report.py has always read
+            out.update({"only_in_ours": ox, "only_in_spark": oy, "same_rows": same})
+        else:
+            out[y].update({"columns": cols, "only_in_ours": ox, f"only_in_{y}": oy, "same_rows": same})
     return out
 
 
@@ -232,6 +240,14 @@ def spark_cmd(a, topic: str, out: str, trigger: str, max_offsets: int) -> list[s
             "--checkpoint", f"{out}/checkpoint", "--trigger", trigger, "--max-offsets-per-trigger", str(max_offsets),
             "--driver-memory", a.spark_driver_memory, "--summary-json", f"{out}/summary.json",
             "--stop-file", f"{out}/STOP", "--ready-file", f"{out}/READY"]
+
+
+DELTARS_JOB = os.path.join(ROOT, "bench", "deltars_baseline", "silver_from_kafka.py")
+
+
+def deltars_cmd(a, topic: str, out: str, group: str) -> list[str]:
+    return [PY, DELTARS_JOB, "--brokers", a.brokers, "--topic", topic, "--group", group,
+            "--output", f"{out}/silver_delta", "--once", "--summary-json", f"{out}/summary.json"]
 
 
 def read_json(path: str):
@@ -259,6 +275,8 @@ def drain(a, who: str, topic: str, events: int) -> dict:
     os.makedirs(out)
     if who == "ours":
         cmd = ours_cmd(a, topic, out, f"bench-drain-{a.stamp}", once=True)
+    elif who == "deltars":
+        cmd = deltars_cmd(a, topic, out, f"bench-drain-deltars-{a.stamp}")
     else:
         cmd = spark_cmd(a, topic, out, "availableNow", a.spark_max_offsets)
     log(f"{who}: draining {events} events from {topic}")
@@ -269,6 +287,8 @@ def drain(a, who: str, topic: str, events: int) -> dict:
         raise RuntimeError(f"{who} drain exited {m['exit']}; see {out}/stderr.log")
     r = {**m, "events": events, "summary": summ, "output": tables_out(out), "path": out}
     r["events_per_s"] = round(events / m["wall_s"])
+    r["cores_busy"] = round(m["cpu_s"] / m["wall_s"], 2) if m["wall_s"] else None
+    r["events_per_cpu_s"] = round(events / m["cpu_s"]) if m["cpu_s"] else None
     if who == "spark" and summ.get("query_s"):
         # favourable to Spark: the query alone, without JVM start and jar resolution
         r["query_events_per_s"] = round(events / summ["query_s"])
@@ -377,6 +397,7 @@ def main() -> int:
     ap.add_argument("--spark-max-offsets", type=int, default=int(env("BENCH_SPARK_MAX_OFFSETS", "1000000")))
     ap.add_argument("--spark-driver-memory", default=env("BENCH_SPARK_DRIVER_MEMORY", "2g"))
     ap.add_argument("--skip-spark", action="store_true", default=env("BENCH_SKIP_SPARK", "") == "1")
+    ap.add_argument("--skip-deltars", action="store_true", default=env("BENCH_SKIP_DELTARS", "") == "1")
     ap.add_argument("--skip-steady", action="store_true", default=env("BENCH_SKIP_STEADY", "") == "1")
     ap.add_argument("--bin", default=env("SMARTTECH_BIN", os.path.join(ROOT, "build", "smarttech")))
     ap.add_argument("--brokers", default=env("BROKERS", "localhost:9092"))
@@ -389,7 +410,8 @@ def main() -> int:
     os.makedirs(a.workdir, exist_ok=True)
     a.topics = []
     res = {"bench": "silver", "events": a.events, "seed": a.seed, "faults": a.faults,
-           "steady_rate": a.steady_rate, "steady_seconds": a.steady_seconds, "spark_skipped": a.skip_spark}
+           "steady_rate": a.steady_rate, "steady_seconds": a.steady_seconds, "spark_skipped": a.skip_spark,
+           "deltars_skipped": a.skip_deltars}
     try:
         backlog = f"bench_backlog_{a.stamp}"
         a.topics.append(backlog)
@@ -410,6 +432,11 @@ def main() -> int:
         res["ours"] = drain(a, "ours", backlog, a.events)
         res["ours"]["ratio_to_limit"] = round(res["ours"]["events_per_s"] / limit, 3)
         tables = {"ours": res["ours"]["path"] + "/silver_delta"}
+        if not a.skip_deltars:
+            res["deltars"] = drain(a, "deltars", backlog, a.events)
+            res["deltars"]["ratio_to_limit"] = round(res["deltars"]["events_per_s"] / limit, 3)
+            res["ratio_ours_deltars"] = round(res["ours"]["events_per_s"] / res["deltars"]["events_per_s"], 2)
+            tables["deltars"] = res["deltars"]["path"] + "/silver_delta"
         if not a.skip_spark:
             res["spark"] = drain(a, "spark", backlog, a.events)
             res["spark"]["ratio_to_limit"] = round(res["spark"]["events_per_s"] / limit, 3)

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
 
-    delta_snapshot *s = delta_snapshot_empty("/nonexistent/fuzz-table");
+    delta_snapshot *s = delta_snapshot_empty("/nonexistent/fuzz-table", NULL);
     if (delta_state_apply_commit(s, text, size, "fuzz.json", &e) == ST_OK &&
         delta_state_check_readable(s, "fuzz.json", &e) == ST_OK) {
         delta_sink += (uint64_t)delta_snapshot_version(s) + (uint64_t)delta_snapshot_total_records(s);

@@ -12,6 +12,7 @@
  * compare what readers return. `append` commits one version per batch with a txn
  * (APPID -> batch number) when --app is given, retrying on conflicts. `snapshot`
  * prints our canonical snapshot JSON (from checkpoint + JSON, or JSON only). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,15 @@
 
 #define BASE_TS 1795600000123000LL /* 2026-11-25T09:46:40.123Z */
 #define DAY0 20600                 /* 2026-05-27 */
+
+/* SIGTERM ends `append` after the commit in progress and its --emit lines: a test that stops the
+ * writer then finds every committed row recorded (SIGKILL could land between the two). */
+static volatile sig_atomic_t stop_requested;
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 static delta_schema *schema(void)
 {
@@ -182,7 +192,8 @@ int main(int argc, char **argv)
     st_buf out = {0};
     int rc = 0;
     int64_t id = start;
-    for (long c = 0; c < commits && !rc; c++) {
+    signal(SIGTERM, on_term);
+    for (long c = 0; c < commits && !rc && !stop_requested; c++) {
         delta_batch_clear(b);
         st_buf_reset(&out);
         for (long r = 0; r < rows; r++) make_row(b, id++, emit ? &out : NULL);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "iot/event.h"
-#include "iot/simulator.h"
+#include "sim/simulator.h"
 #include "util/timeutil.h"
 
 int main(int argc, char **argv)

@@ -17,8 +17,18 @@
 #include <string.h>
 
 #include "parquet/parquet.h"
+#include "store/store.h"
 #include "util/buf.h"
-#include "util/fsutil.h"
+
+/* Where the files go (OUTDIR), and a writer on one of them. */
+static st_store *out_store;
+
+static pq_writer *open_writer(const char *name, const pq_schema_node *f, int n, const pq_writer_options *o,
+                              st_err *e)
+{
+    st_sink *k;
+    return st_store_open_sink(out_store, name, ST_SINK_REPLACE, &k, e) ? NULL : pq_writer_open(k, f, n, o, e);
+}
 
 static const pq_schema_node types_schema[] = {
     {.name = "b", .repetition = PQ_REQUIRED, .physical = PQ_BOOLEAN},
@@ -292,7 +302,7 @@ static void json_aggregates(st_buf *o, const table *t, size_t sample_rows)
     json_columns(o, &head);
 }
 
-static int write_types_case(const char *dir, st_buf *man, const char *name, size_t rows, int mode, pq_codec codec,
+static int write_types_case(st_buf *man, const char *name, size_t rows, int mode, pq_codec codec,
                             int dict, int64_t rg_rows, size_t dict_max, int first)
 {
     table t;
@@ -301,7 +311,7 @@ static int write_types_case(const char *dir, st_buf *man, const char *name, size
     pq_column_batch b[NCOLS];
     batches_of(&t, b);
     char file[512];
-    snprintf(file, sizeof file, "%s/%s.parquet", dir, name);
+    snprintf(file, sizeof file, "%s.parquet", name);
     pq_writer_options o;
     pq_writer_options_init(&o);
     o.codec = codec;
@@ -309,7 +319,7 @@ static int write_types_case(const char *dir, st_buf *man, const char *name, size
     if (rg_rows) o.row_group_rows = rg_rows;
     if (dict_max) o.dictionary_max_bytes = dict_max;
     st_err e;
-    pq_writer *w = pq_writer_open(file, types_schema, NCOLS, &o, &e);
+    pq_writer *w = open_writer(file, types_schema, NCOLS, &o, &e);
     pq_file_info info = {0};
     int rc = !w || (rows && pq_writer_write(w, rows, b, &e)) || pq_writer_close(w, &info, &e);
     if (rc) {
@@ -335,7 +345,7 @@ static int write_types_case(const char *dir, st_buf *man, const char *name, size
 }
 
 /* The Delta-checkpoint-like nested case (see test_parquet.c): maps, lists, structs. */
-static int write_nested_case(const char *dir, st_buf *man)
+static int write_nested_case(st_buf *man)
 {
     static const pq_schema_node f[] = {
         {.name = "id", .repetition = PQ_REQUIRED, .physical = PQ_INT64},
@@ -370,10 +380,9 @@ static int write_nested_case(const char *dir, st_buf *man)
         {.num_levels = 4, .num_values = 2, .def_levels = sd, .values.i64 = sizes},
         {.num_levels = 6, .num_values = 2, .def_levels = ed, .rep_levels = er, .values.i32 = el},
     };
-    char file[512];
-    snprintf(file, sizeof file, "%s/nested.parquet", dir);
+    const char *file = "nested.parquet";
     st_err e;
-    pq_writer *w = pq_writer_open(file, f, 11, NULL, &e);
+    pq_writer *w = open_writer(file, f, 11, NULL, &e);
     if (!w || pq_writer_write(w, 4, c, &e) || pq_writer_close(w, NULL, &e)) {
         fprintf(stderr, "pq_roundtrip: %s\n", e.msg);
         return 1;
@@ -401,7 +410,7 @@ static void lv_push(lv *l, int16_t d, int16_t r)
     st_buf_append(&l->rep, &r, 2);
 }
 
-static int write_nested_big_case(const char *dir, st_buf *man, size_t rows)
+static int write_nested_big_case(st_buf *man, size_t rows)
 {
     static const pq_schema_node f[] = {
         {.name = "id", .repetition = PQ_REQUIRED, .physical = PQ_INT64},
@@ -532,15 +541,14 @@ static int write_nested_big_case(const char *dir, st_buf *man, size_t rows)
         if (k == 2 || k == 3 || k == 5) c[k].rep_levels = (const int16_t *)L[k].rep.data;
         c[k].values.i32 = (const int32_t *)L[k].vals.data;
     }
-    char file[512];
-    snprintf(file, sizeof file, "%s/nested_big.parquet", dir);
+    const char *file = "nested_big.parquet";
     pq_writer_options o;
     pq_writer_options_init(&o);
     o.page_rows = 100;
     o.row_group_rows = 1000;
     o.codec = PQ_CODEC_ZSTD;
     st_err e;
-    pq_writer *w = pq_writer_open(file, f, 11, &o, &e);
+    pq_writer *w = open_writer(file, f, 11, &o, &e);
     int rc = !w || pq_writer_write(w, rows, c, &e) || pq_writer_close(w, NULL, &e);
     if (rc) fprintf(stderr, "pq_roundtrip: %s\n", e.msg);
     else st_buf_append(man, exp.data, exp.len);
@@ -564,31 +572,30 @@ int main(int argc, char **argv)
     size_t big = 1000000;
     if (argc >= 4 && !strcmp(argv[2], "--big-rows")) big = (size_t)strtoull(argv[3], NULL, 10);
     st_err e;
-    if (st_mkdirs(dir, &e)) {
+    if (st_store_open(dir, &out_store, &e)) {
         fprintf(stderr, "pq_roundtrip: %s\n", e.msg);
         return 1;
     }
     st_buf man = {0};
     st_buf_append_str(&man, "{\"cases\":[\n");
     int rc = 0;
-    rc |= write_types_case(dir, &man, "types_uncompressed", 1000, 0, PQ_CODEC_UNCOMPRESSED, 1, 0, 0, 1);
-    rc |= write_types_case(dir, &man, "types_snappy", 1000, 0, PQ_CODEC_SNAPPY, 1, 300, 0, 0);
-    rc |= write_types_case(dir, &man, "types_zstd", 1000, 0, PQ_CODEC_ZSTD, 1, 0, 0, 0);
-    rc |= write_types_case(dir, &man, "types_plain_snappy", 1000, 0, PQ_CODEC_SNAPPY, 0, 0, 0, 0);
-    rc |= write_types_case(dir, &man, "dict_fallback_zstd", 5000, 2, PQ_CODEC_ZSTD, 1, 2000, 4096, 0);
-    rc |= write_types_case(dir, &man, "zero_rows", 0, 0, PQ_CODEC_SNAPPY, 1, 0, 0, 0);
-    rc |= write_types_case(dir, &man, "one_row", 1, 0, PQ_CODEC_SNAPPY, 1, 0, 0, 0);
-    rc |= write_types_case(dir, &man, "big_snappy", big, 1, PQ_CODEC_SNAPPY, 1, 300000, 0, 0);
-    rc |= write_nested_case(dir, &man);
-    rc |= write_nested_big_case(dir, &man, 3000);
+    rc |= write_types_case(&man, "types_uncompressed", 1000, 0, PQ_CODEC_UNCOMPRESSED, 1, 0, 0, 1);
+    rc |= write_types_case(&man, "types_snappy", 1000, 0, PQ_CODEC_SNAPPY, 1, 300, 0, 0);
+    rc |= write_types_case(&man, "types_zstd", 1000, 0, PQ_CODEC_ZSTD, 1, 0, 0, 0);
+    rc |= write_types_case(&man, "types_plain_snappy", 1000, 0, PQ_CODEC_SNAPPY, 0, 0, 0, 0);
+    rc |= write_types_case(&man, "dict_fallback_zstd", 5000, 2, PQ_CODEC_ZSTD, 1, 2000, 4096, 0);
+    rc |= write_types_case(&man, "zero_rows", 0, 0, PQ_CODEC_SNAPPY, 1, 0, 0, 0);
+    rc |= write_types_case(&man, "one_row", 1, 0, PQ_CODEC_SNAPPY, 1, 0, 0, 0);
+    rc |= write_types_case(&man, "big_snappy", big, 1, PQ_CODEC_SNAPPY, 1, 300000, 0, 0);
+    rc |= write_nested_case(&man);
+    rc |= write_nested_big_case(&man, 3000);
     st_buf_append_str(&man, "\n]}\n");
-    char *mpath = st_path_join(dir, "manifest.json");
-    if (!rc && st_write_file_atomic(mpath, man.data, man.len, &e)) {
+    if (!rc && st_store_write(out_store, "manifest.json", man.data, man.len, &e)) {
         fprintf(stderr, "pq_roundtrip: %s\n", e.msg);
         rc = 1;
     }
-    free(mpath);
     st_buf_free(&man);
+    st_store_close(out_store);
     if (!rc) printf("wrote %s/manifest.json\n", dir);
     return rc;
 }

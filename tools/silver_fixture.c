@@ -20,9 +20,11 @@
 #include <time.h>
 
 #include "iot/event.h"
-#include "iot/simulator.h"
-#include "stream/tables.h"
+#include "sim/simulator.h"
+#include "pipeline/tables.h"
 #include "util/buf.h"
+#include "util/hash.h"
+#include "util/htab.h"
 #include "util/timeutil.h"
 
 static int usage(void)
@@ -33,39 +35,12 @@ static int usage(void)
     return 2;
 }
 
-/* A set of 64-bit event id hashes (open addressing). */
-typedef struct idset {
-    uint64_t *v;
-    size_t cap, n;
-} idset;
-
-static int idset_add(idset *s, uint64_t h)
+/* Adds an event id to the set of ids seen (keyed by its FNV-1a hash); 0 if it was there. */
+static int seen_add(st_htab *seen, const char *id, size_t n)
 {
-    if (!h) h = 1;
-    if (2 * (s->n + 1) > s->cap) {
-        idset o = *s;
-        s->cap = s->cap ? s->cap * 2 : 1024;
-        s->v = st_xcalloc(s->cap, sizeof *s->v);
-        s->n = 0;
-        for (size_t i = 0; i < o.cap; i++)
-            if (o.v[i]) idset_add(s, o.v[i]);
-        free(o.v);
-    }
-    size_t i = h & (s->cap - 1);
-    while (s->v[i]) {
-        if (s->v[i] == h) return 0;
-        i = (i + 1) & (s->cap - 1);
-    }
-    s->v[i] = h;
-    s->n++;
-    return 1;
-}
-
-static uint64_t hash(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
-    return h;
+    int found;
+    st_htab_upsert(seen, st_htab_hash(st_fnv1a64(id, n)), NULL, NULL, &found);
+    return !found;
 }
 
 int main(int argc, char **argv)
@@ -130,7 +105,7 @@ int main(int argc, char **argv)
     iot_parse_opts po;
     iot_parse_opts_init(&po);
     po.future_tolerance_us = -1;
-    idset seen = {0};
+    st_htab seen = {0};
     st_buf man = {0};
     int rc = 0;
     long long produced = 0, stored = 0;
@@ -147,7 +122,7 @@ int main(int argc, char **argv)
             iot_event x;
             iot_arena_reset(arena);
             if (iot_event_parse(ev.value.ptr, ev.value.len, &po, arena, &x, NULL) != IOT_OK) continue;
-            if (!idset_add(&seen, hash(x.event_id.ptr, x.event_id.len))) continue; /* duplicate */
+            if (!seen_add(&seen, x.event_id.ptr, x.event_id.len)) continue; /* duplicate */
             if (idx < from) continue;
             if (ep_sensor && x.sensor_id.len == strlen(ep_sensor) && !memcmp(x.sensor_id.ptr, ep_sensor, x.sensor_id.len) &&
                 x.event_time_us >= sc.start_time_us + (int64_t)(ep_from * 1e6) &&
@@ -192,7 +167,7 @@ int main(int argc, char **argv)
                     (long long)delta_table_version(t));
     if (mf) fclose(mf);
     st_buf_free(&man);
-    free(seen.v);
+    st_htab_free(&seen);
     free(ep_sensor);
     iot_arena_destroy(arena);
     delta_batch_destroy(b);

@@ -125,23 +125,28 @@ def silver_frame(raw, future_tolerance: str = "5 minutes", dedup_window: str = "
         "floor_ok", "seq >= 0",
         "NOT isnan(raw_value) AND raw_value NOT IN (double('Infinity'), double('-Infinity'))",
         "event_time IS NOT NULL",
-        # 8. unit fits a known sensor_type
+        # 8. unit fits a known sensor_type (src/iot/sensor_kinds.c)
         "CASE sensor_type WHEN 'temperature' THEN unit IN ('C', 'F', '°C', '°F')"
-        " WHEN 'humidity' THEN unit = '%' WHEN 'co2' THEN unit = 'ppm' ELSE true END",
+        " WHEN 'humidity' THEN unit = '%' WHEN 'co2' THEN unit = 'ppm'"
+        " WHEN 'pressure' THEN unit IN ('hPa', 'kPa') ELSE true END",
     ]
     df = df.where(" AND ".join(contents))
 
-    # 9. °F -> °C (same operation order as iot_f_to_c), 10. physically possible, 11. not in the future
+    # 9. to the canonical unit: °F -> °C (same operation order as iot_f_to_c), kPa -> hPa (x 10);
+    # converted_from_f is true for °F only (the Silver schema's column), 10. physically possible,
+    # 11. not in the future
     df = df.selectExpr("*", "(sensor_type = 'temperature' AND unit IN ('F', '°F')) AS converted_from_f")
     df = df.selectExpr(
         "event_id", "sensor_id", "building_id", "floor", "room_id", "sensor_type",
-        "CASE WHEN converted_from_f THEN (raw_value - 32.0) * 5.0 / 9.0 ELSE raw_value END AS value",
-        "CASE WHEN sensor_type = 'temperature' THEN 'C' ELSE unit END AS unit",
+        "CASE WHEN converted_from_f THEN (raw_value - 32.0) * 5.0 / 9.0"
+        " WHEN sensor_type = 'pressure' AND unit = 'kPa' THEN raw_value * 10.0 ELSE raw_value END AS value",
+        "CASE sensor_type WHEN 'temperature' THEN 'C' WHEN 'pressure' THEN 'hPa' ELSE unit END AS unit",
         "event_time", "to_date(event_time) AS event_date", "seq", "battery_pct", "converted_from_f",
         "source_partition", "source_offset", "kafka_ts")
     df = df.where(
         "CASE sensor_type WHEN 'temperature' THEN value BETWEEN -40 AND 85"
-        " WHEN 'humidity' THEN value BETWEEN 0 AND 100 WHEN 'co2' THEN value BETWEEN 0 AND 20000 ELSE true END"
+        " WHEN 'humidity' THEN value BETWEEN 0 AND 100 WHEN 'co2' THEN value BETWEEN 0 AND 20000"
+        " WHEN 'pressure' THEN value BETWEEN 870 AND 1085 ELSE true END"
         " AND (battery_pct IS NULL OR battery_pct BETWEEN 0 AND 100)"
         f" AND event_time <= kafka_ts + INTERVAL {future_tolerance}")
 

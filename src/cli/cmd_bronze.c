@@ -1,8 +1,6 @@
 /* cmd_bronze.c — `smarttech bronze`: stream the JSON files dropped in an input
- * directory into the Bronze Delta table (src/stream/bronze_job.h), one progress line
+ * directory into the Bronze Delta table (src/job/bronze_job.h), one progress line
  * per batch; SIGINT/SIGTERM stop it between batches. */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,52 +8,11 @@
 #include <string.h>
 
 #include "cli/cli_common.h"
+#include "cli/cli_maint.h"
 #include "cli/commands.h"
-#include "stream/bronze_job.h"
+#include "cli/opts.h"
+#include "job/bronze_job.h"
 #include "util/timeutil.h"
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: smarttech bronze [options]\n"
-            "\n"
-            "Streams JSON files (JSON Lines, or one JSON array of events) that appear in the input\n"
-            "directory into the Bronze Delta table; rows that cannot be typed go to the quarantine\n"
-            "table with file, line and reason. Each file is ingested exactly once per content\n"
-            "(SHA-256), across crashes and restarts, with no clean-up needed.\n"
-            "\n"
-            "  --input DIR               input directory (default data/input; created if missing)\n"
-            "  --output PATH             Bronze table (default data/output/bronze_output)\n"
-            "  --quarantine PATH         quarantine table (default data/output/quarantine_delta)\n"
-            "  --checkpoint DIR          checkpoint folder (default data/checkpoints/bronze_checkpoints)\n"
-            "  --trigger D               time between polls when idle (default 2s)\n"
-            "  --settle D                a file is read once its size and mtime have not changed for D\n"
-            "                            (default 1s); names starting with '.' or ending in .tmp, .part,\n"
-            "                            .crdownload or ~ are never read\n"
-            "  --max-files-per-batch N   at most N files per batch/commit (default 1000; 0 = no limit)\n"
-            "  --max-bytes-per-batch N   at most N input bytes per batch (default 268435456; 0 = no limit)\n"
-            "  --once                    process what is there (once settled), then exit\n"
-            "  --quiet                   no progress lines\n"
-            "\n"
-            "Durations: 500ms, 2s, 1m, ... Exit status: 0 done or stopped, 1 error, 2 usage.\n");
-}
-
-enum { OPT_INPUT = 256, OPT_OUTPUT, OPT_QUAR, OPT_CKPT, OPT_TRIGGER, OPT_SETTLE, OPT_MAXF, OPT_MAXB, OPT_ONCE, OPT_QUIET };
-
-static const struct option long_opts[] = {
-    {"input", required_argument, 0, OPT_INPUT},
-    {"output", required_argument, 0, OPT_OUTPUT},
-    {"quarantine", required_argument, 0, OPT_QUAR},
-    {"checkpoint", required_argument, 0, OPT_CKPT},
-    {"trigger", required_argument, 0, OPT_TRIGGER},
-    {"settle", required_argument, 0, OPT_SETTLE},
-    {"max-files-per-batch", required_argument, 0, OPT_MAXF},
-    {"max-bytes-per-batch", required_argument, 0, OPT_MAXB},
-    {"once", no_argument, 0, OPT_ONCE},
-    {"quiet", no_argument, 0, OPT_QUIET},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
-};
 
 static void on_batch(const bronze_batch_stats *b, void *user)
 {
@@ -78,61 +35,65 @@ static void on_warning(const char *msg, void *user)
     fprintf(stderr, "bronze: warning: %s\n", msg);
 }
 
-static int parse_count(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0) return -1;
-    *out = v;
-    return 0;
-}
+static int run(bronze_config *cp, int quiet);
 
 int cmd_bronze(int argc, char **argv)
 {
     bronze_config c;
     bronze_config_init(&c);
-    int quiet = 0, opt;
-    int64_t v;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_INPUT: c.input_dir = optarg; break;
-        case OPT_OUTPUT: c.output_path = optarg; break;
-        case OPT_QUAR: c.quarantine_path = optarg; break;
-        case OPT_CKPT: c.checkpoint_dir = optarg; break;
-        case OPT_TRIGGER:
-        case OPT_SETTLE:
-            if (st_parse_duration_us(optarg, &v) != 0 || v < 0) {
-                fprintf(stderr, "smarttech bronze: bad duration '%s' for --%s\n", optarg,
-                        opt == OPT_TRIGGER ? "trigger" : "settle");
-                return 2;
-            }
-            if (opt == OPT_TRIGGER) c.trigger_us = v;
-            else c.settle_us = v;
-            break;
-        case OPT_MAXF:
-        case OPT_MAXB:
-            if (parse_count(optarg, &v) != 0) {
-                fprintf(stderr, "smarttech bronze: bad number '%s' for --%s\n", optarg,
-                        opt == OPT_MAXF ? "max-files-per-batch" : "max-bytes-per-batch");
-                return 2;
-            }
-            if (opt == OPT_MAXF) c.max_files_per_batch = (size_t)v;
-            else c.max_bytes_per_batch = v;
-            break;
-        case OPT_ONCE: c.once = 1; break;
-        case OPT_QUIET: quiet = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "smarttech bronze: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
+    int quiet = 0;
+    const char *metrics_listen = NULL;
+    int64_t linger_us = 0;
+    cli_maint mo;
+    cli_maint_init(&mo, "bronze");
+    const cli_opt opts[] = {
+        CLI_OPT("input", 0, CLI_STRING, &c.input_dir, "DIR", "input directory, created if missing"),
+        CLI_OPT("output", 0, CLI_STRING, &c.output_path, "PATH", "Bronze table"),
+        CLI_OPT("quarantine", 0, CLI_STRING, &c.quarantine_path, "PATH", "quarantine table"),
+        CLI_OPT("checkpoint", 0, CLI_STRING, &c.checkpoint_dir, "DIR", "checkpoint folder"),
+        CLI_OPT("trigger", 0, CLI_DURATION, &c.trigger_us, NULL, "time between polls when idle"),
+        CLI_OPT("settle", 0, CLI_DURATION, &c.settle_us, NULL,
+                "a file is read once its size and mtime have not changed for this long\n"
+                "(names starting with '.' or ending in .tmp, .part, .crdownload or ~: never)"),
+        CLI_OPT("max-files-per-batch", 0, CLI_SIZE, &c.max_files_per_batch, NULL, "at most N files per batch/commit",
+                .zero = "no limit"),
+        CLI_OPT("max-bytes-per-batch", 0, CLI_BYTES, &c.max_bytes_per_batch, NULL,
+                "at most this many input bytes per batch (a bigger file goes alone)", .zero = "no limit"),
+        CLI_OPT("once", 0, CLI_FLAG, &c.once, NULL, "process what is there (once settled), then exit"),
+        CLI_OPT("quiet", 0, CLI_FLAG, &quiet, NULL, "no progress lines"),
+        CLI_METRICS_OPTS(&metrics_listen, &linger_us),
+        CLI_MAINT_OPTS(&mo),
+        {0}};
+    const cli_cmd cmd = {"bronze", NULL, 0, 0,
+                         "Streams JSON files (JSON Lines, or one JSON array of events) that appear in the input\n"
+                         "directory into the Bronze Delta table; rows that cannot be typed go to the quarantine\n"
+                         "table with file, line and reason. Each file is ingested exactly once per content\n"
+                         "(SHA-256), across crashes and restarts, with no clean-up needed.",
+                         opts, "Durations: 500ms, 2s, 1m, ... Exit status: 0 done or stopped, 1 error, 2 usage.", .store = 1};
+    char **args;
+    int nargs, code = cli_parse(&cmd, argc, argv, &args, &nargs);
+    if (code >= 0) return code;
+    mo.quiet = quiet;
+    if ((code = cli_maint_finish(&mo, &cmd))) return code;
+    c.maintenance = cli_maint_config(&mo);
 
+    job_stats *js = job_stats_new("bronze");
+    metrics_endpoint *ep = NULL;
+    if ((code = cli_metrics_start("bronze", metrics_listen, js, &ep))) {
+        job_stats_destroy(js);
+        return code;
+    }
+    c.metrics = js;
+    code = run(&c, quiet);
+    cli_metrics_stop(ep, linger_us);
+    job_stats_destroy(js);
+    return code;
+}
+
+/* The job itself, once the options are parsed. */
+static int run(bronze_config *cp, int quiet)
+{
+    bronze_config c = *cp;
     cli_install_stop_handlers();
     c.stop = &cli_stop;
     c.on_batch = quiet ? NULL : on_batch;

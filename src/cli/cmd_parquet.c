@@ -17,9 +17,12 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "parquet/parquet.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 
 static const char *physical_name(pq_physical p)
 {
@@ -40,57 +43,24 @@ static const char *logical_name(pq_logical l)
 /* Appends bytes as a JSON string of standard base64 (with padding): how cat shows binary. */
 static void json_base64(st_buf *b, const uint8_t *p, uint32_t len)
 {
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    st_buf_reserve(b, (size_t)len / 3 * 4 + 8);
     st_buf_append_u8(b, '"');
-    uint32_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        char q[4] = {al[v >> 18], al[(v >> 12) & 63], al[(v >> 6) & 63], al[v & 63]};
-        st_buf_append(b, q, 4);
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        char q[4] = {al[v >> 18], al[(v >> 12) & 63], '=', '='};
-        st_buf_append(b, q, 4);
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        char q[4] = {al[v >> 18], al[(v >> 12) & 63], al[(v >> 6) & 63], '='};
-        st_buf_append(b, q, 4);
-    }
+    st_base64_append(b, p, len);
     st_buf_append_u8(b, '"');
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one (overlong forms,
- * surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_seq(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    if (c < 0x80) return 1;
-    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (!len || len > n) return 0;
-    for (size_t k = 1; k < len; k++)
-        if ((p[k] & 0xC0) != 0x80) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;
-    if (c == 0xED && p[1] > 0x9F) return 0;
-    if (c == 0xF0 && p[1] < 0x90) return 0;
-    if (c == 0xF4 && p[1] > 0x8F) return 0;
-    return len;
 }
 
 /* Appends text as a JSON string; bytes that are not valid UTF-8 become U+FFFD, so the line
  * stays valid JSON whatever the file holds. One pass; the common all-valid case is one copy. */
 static void json_text(st_buf *b, const uint8_t *p, uint32_t len)
 {
-    size_t i = 0;
-    while (i < len && utf8_seq(p + i, len - i)) i += utf8_seq(p + i, len - i);
+    size_t i = st_utf8_valid_prefix(p, len);
     if (i == len) {
         st_buf_append_json_str(b, (const char *)p, len);
         return;
     }
     st_buf clean = {0};
-    for (i = 0; i < len;) {
-        size_t k = utf8_seq(p + i, len - i);
+    st_buf_append(&clean, p, i);
+    while (i < len) {
+        size_t k = st_utf8_seq_len(p + i, len - i);
         if (k) st_buf_append(&clean, p + i, k), i += k;
         else st_buf_append(&clean, "\xEF\xBF\xBD", 3), i++;
     }
@@ -466,14 +436,6 @@ static void emit_node(assembler *a, int node, st_buf *b)
     st_buf_append_u8(b, ']');
 }
 
-static int usage(void)
-{
-    fprintf(stderr, "usage: smarttech parquet info FILE [--json]\n"
-                    "       smarttech parquet cat FILE [--limit N]\n"
-                    "       smarttech parquet sum FILE COLUMN\n");
-    return 2;
-}
-
 /* Appends a signed 128-bit integer as decimal text. */
 static void append_i128(st_buf *b, __int128 v)
 {
@@ -492,10 +454,17 @@ static void append_i128(st_buf *b, __int128 v)
  * {"column":..,"rows":..,"count":..,"nulls":..,"sum":..} — integers summed exactly (128 bits;
  * DECIMAL shown with its scale), FLOAT/DOUBLE as a double, BOOLEAN as the number of trues.
  * Memory: one decoded column chunk at a time. Exit 1 on a read error, 2 on a bad column. */
+/* The file at path (or file:// URI) through the storage layer. */
+static pq_reader *open_file(const char *path, st_err *e)
+{
+    st_source *src;
+    return st_source_open_uri(path, &src, e) ? NULL : pq_reader_open(src, e);
+}
+
 static int do_sum(const char *path, const char *column)
 {
     st_err e;
-    pq_reader *r = pq_reader_open(path, &e);
+    pq_reader *r = open_file(path, &e);
     if (!r) {
         fprintf(stderr, "smarttech parquet: %s\n", e.msg);
         return 1;
@@ -561,7 +530,7 @@ static int do_sum(const char *path, const char *column)
 static int do_cat(const char *path, int64_t limit)
 {
     st_err e;
-    pq_reader *r = pq_reader_open(path, &e);
+    pq_reader *r = open_file(path, &e);
     if (!r) {
         fprintf(stderr, "smarttech parquet: %s\n", e.msg);
         return 1;
@@ -670,7 +639,7 @@ static void json_stat(st_buf *b, const pq_schema_node *n, const uint8_t *p, uint
 static int do_info(const char *path, int json)
 {
     st_err e;
-    pq_reader *r = pq_reader_open(path, &e);
+    pq_reader *r = open_file(path, &e);
     if (!r) {
         fprintf(stderr, "smarttech parquet: %s\n", e.msg);
         return 1;
@@ -775,26 +744,50 @@ static int do_info(const char *path, int json)
     return fflush(stdout) != 0;
 }
 
-int cmd_parquet(int argc, char **argv)
+/* `parquet info FILE [--json]`. */
+static int parquet_info(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return argc < 2 ? usage() : (usage(), 0);
-    const char *sub = argv[1], *file = NULL, *column = NULL;
     int json = 0;
-    int64_t limit = -1;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
-            char *end;
-            limit = strtoll(argv[++i], &end, 10);
-            if (*end || limit < 0) return usage();
-        } else if (argv[i][0] == '-' && argv[i][1]) return usage();
-        else if (!file) file = argv[i];
-        else if (!column && !strcmp(sub, "sum")) column = argv[i];
-        else return usage();
-    }
-    if (!file) return usage();
-    if (!strcmp(sub, "sum")) return column ? do_sum(file, column) : usage();
-    if (!strcmp(sub, "info")) return do_info(file, json);
-    if (!strcmp(sub, "cat")) return do_cat(file, limit);
-    return usage();
+    const cli_opt opts[] = {CLI_OPT("json", 0, CLI_FLAG, &json, NULL, "one JSON object instead of text"), {0}};
+    const cli_cmd cmd = {"parquet info", "FILE", 1, 1,
+                         "A Parquet file's schema, row groups, and per column: codec, encodings, sizes, null count,\n"
+                         "min and max.",
+                         opts, NULL, 1};
+    char **args;
+    int nargs, rc = cli_parse(&cmd, argc, argv, &args, &nargs);
+    return rc >= 0 ? rc : do_info(args[0], json);
 }
+
+/* `parquet cat FILE [--limit N]`. */
+static int parquet_cat(int argc, char **argv)
+{
+    int64_t limit = -1;
+    const cli_opt opts[] = {
+        CLI_OPT("limit", 0, CLI_INT64, &limit, NULL, "print at most N rows", .min = 0, .max = INT64_MAX,
+                .shown = "every row"),
+        {0}};
+    const cli_cmd cmd = {"parquet cat", "FILE", 1, 1,
+                         "The file's rows as JSON Lines (binary as base64, invalid UTF-8 in strings as U+FFFD).",
+                         opts, NULL, 1};
+    char **args;
+    int nargs, rc = cli_parse(&cmd, argc, argv, &args, &nargs);
+    return rc >= 0 ? rc : do_cat(args[0], limit);
+}
+
+/* `parquet sum FILE COLUMN`. */
+static int parquet_sum(int argc, char **argv)
+{
+    const cli_opt opts[] = {{0}};
+    const cli_cmd cmd = {"parquet sum", "FILE COLUMN", 2, 2,
+                         "A one-column scan: count, nulls and exact sum of a numeric leaf column.", opts, NULL, 1};
+    char **args;
+    int nargs, rc = cli_parse(&cmd, argc, argv, &args, &nargs);
+    return rc >= 0 ? rc : do_sum(args[0], args[1]);
+}
+
+const cli_command parquet_actions[] = {
+    {"info", parquet_info, "a Parquet file's schema, row groups and statistics", NULL},
+    {"cat", parquet_cat, "a Parquet file's rows as JSON Lines", NULL},
+    {"sum", parquet_sum, "count, nulls and exact sum of one numeric column", NULL},
+    {NULL, NULL, NULL, NULL},
+};

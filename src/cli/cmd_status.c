@@ -1,20 +1,20 @@
 /* cmd_status.c — `smarttech status`: topic end offsets, group lag, every table's version and size,
  * checkpoint folders. --json prints one object for scripts; --watch N refreshes every N seconds. */
-#include <dirent.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "delta/delta.h"
+#include "job/silver_job.h"
 #include "kafka/kafka.h"
-#include "stream/tables.h"
+#include "pipeline/tables.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -23,26 +23,25 @@
 static const char *checkpoints[] = {"data/checkpoints/bronze_checkpoints", "data/checkpoints/silver_kafka",
                                     "data/checkpoints/gold"};
 
-/* Files and bytes under dir (recursive). */
-static void dir_usage(const char *dir, int64_t *files, int64_t *bytes)
+/* Objects and bytes under a checkpoint (a folder or s3://...): one recursive listing.
+ * *exists = 0 when there is nothing there. */
+static void checkpoint_usage(const char *uri, int64_t *files, int64_t *bytes, int *exists)
 {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        char *p = st_path_join(dir, de->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) dir_usage(p, files, bytes);
-            else {
-                (*files)++;
-                *bytes += st.st_size;
-            }
+    st_store *s;
+    st_err e;
+    *exists = 0;
+    if (st_store_open(uri, &s, &e)) return;
+    st_list l = {0};
+    if (st_store_list(s, "", NULL, ST_LIST_RECURSIVE, &l, &e) == ST_OK) {
+        for (size_t i = 0; i < l.count; i++) {
+            (*files)++;
+            *bytes += l.items[i].size;
         }
-        free(p);
+        const char *dir = st_store_local_path(s);
+        *exists = dir ? st_path_exists(dir) : l.count > 0;
     }
-    closedir(d);
+    st_list_free(&l);
+    st_store_close(s);
 }
 
 static void fmt_ms(int64_t ms, char *out, size_t n)
@@ -155,8 +154,8 @@ static void status_once(const char *root, const char *brokers, const char *topic
     for (size_t i = 0; i < sizeof checkpoints / sizeof checkpoints[0]; i++) {
         char *path = st_path_join(root, checkpoints[i] + strlen("data/"));
         int64_t files = 0, bytes = 0;
-        int exists = st_path_exists(path);
-        dir_usage(path, &files, &bytes);
+        int exists;
+        checkpoint_usage(path, &files, &bytes, &exists);
         if (json) {
             st_buf_printf(out, "%s{\"path\":", i ? "," : "");
             st_buf_append_json_str(out, path, strlen(path));
@@ -172,37 +171,32 @@ static void status_once(const char *root, const char *brokers, const char *topic
 
 int cmd_status(int argc, char **argv)
 {
-    const char *brokers = "localhost:9092", *topic = "iot_smartech", *group = "smarttech-silver", *root = "data";
-    int json = 0, rc = 0;
+    silver_config sc; /* the pipeline's Kafka defaults: what `smarttech silver` reads */
+    silver_config_init(&sc);
+    const char *brokers = sc.brokers, *topic = sc.topic, *group = sc.group, *root = "data";
+    int json = 0;
     double watch = 0;
     kafka_props *props = kafka_props_new();
-    st_err e;
-    static const struct option opts[] = {{"brokers", required_argument, 0, 'b'}, {"topic", required_argument, 0, 't'},
-                                         {"group", required_argument, 0, 'g'},   {"data", required_argument, 0, 'd'},
-                                         {"json", no_argument, 0, 'j'},          {"watch", optional_argument, 0, 'w'},
-                                         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "X:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'b': brokers = optarg; break;
-        case 't': topic = optarg; break;
-        case 'g': group = optarg; break;
-        case 'd': root = optarg; break;
-        case 'j': json = 1; break;
-        case 'w': watch = optarg ? atof(optarg) : 2.0; if (watch <= 0) watch = 2.0; break;
-        case 'X':
-            if (kafka_props_add_arg(props, optarg, &e)) {
-                fprintf(stderr, "smarttech status: %s\n", e.msg);
-                rc = 2;
-                goto out;
-            }
-            break;
-        case 'h':
-            printf("usage: smarttech status [--brokers B] [--topic T] [--group G] [--data DIR] [--json] [--watch[=SECONDS]] [-X k=v]\n");
-            goto out;
-        default: rc = 2; goto out;
-        }
+    const cli_opt opts[] = {
+        CLI_OPT("brokers", 0, CLI_STRING, &brokers, "LIST", "Kafka bootstrap servers"),
+        CLI_OPT("topic", 0, CLI_STRING, &topic, "NAME", "topic whose end offsets are shown"),
+        CLI_OPT("group", 0, CLI_STRING, &group, "NAME", "consumer group whose lag is shown"),
+        CLI_OPT("data", 0, CLI_STRING, &root, "DIR",
+                "folder holding output/<table> and checkpoints/<job>; may be s3://bucket/prefix"),
+        CLI_OPT("json", 0, CLI_FLAG, &json, NULL, "one JSON object instead of text"),
+        CLI_OPT("watch", 0, CLI_DOUBLE, &watch, "SECONDS", "refresh every SECONDS (2 when not given) until Ctrl+C",
+                .fmin = 0.01, .fmax = 86400, .implicit = "2", .shown = ""),
+        CLI_OPT(NULL, 'X', CLI_KAFKA_PROP, props, NULL, "librdkafka property (repeatable)"),
+        {0}};
+    const cli_cmd cmd = {"status", NULL, 0, 0,
+                         "Topic end offsets, group lag, every table's version/rows/files/bytes/last commit and the\n"
+                         "checkpoint folders.",
+                         opts, NULL, .store = 1};
+    char **args;
+    int nargs, code = cli_parse(&cmd, argc, argv, &args, &nargs);
+    if (code >= 0) {
+        kafka_props_destroy(props);
+        return code;
     }
     cli_install_stop_handlers();
     st_buf b = {0};
@@ -214,7 +208,6 @@ int cmd_status(int argc, char **argv)
         for (int i = 0; watch && i < (int)(watch * 10) && !cli_stop; i++) usleep(100000);
     } while (watch && !cli_stop);
     st_buf_free(&b);
-out:
     kafka_props_destroy(props);
-    return rc;
+    return 0;
 }

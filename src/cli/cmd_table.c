@@ -7,36 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "delta/delta.h"
+#include "util/buf.h"
 #include "util/timeutil.h"
-
-/* Help text. */
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: smarttech table info PATH [--version N] [--json] [--no-checkpoint]\n"
-            "  Prints a Delta table's version, schema, partition columns, file/row/byte counts,\n"
-            "  txn (appId -> version) entries and last commit time.\n"
-            "  --version N        the table as of version N (default: latest)\n"
-            "  --json             one JSON object instead of text\n"
-            "  --no-checkpoint    replay every JSON commit instead of starting from a checkpoint\n"
-            "usage: smarttech table optimize PATH [--target-size 128MB] [--min-files 2]\n"
-            "                                [--partition COL=VALUE]... [--max-attempts 5] [--json]\n"
-            "  Compacts small files: per partition, files below the target size are rewritten\n"
-            "  into files of about the target size, committed as ONE version (operation OPTIMIZE,\n"
-            "  dataChange=false: rows are unchanged). Safe while writers append.\n"
-            "  --partition COL=   selects the null partition (so does COL=__HIVE_DEFAULT_PARTITION__)\n"
-            "usage: smarttech table vacuum PATH [--retain 168h] [--dry-run] [--force] [--log]\n"
-            "                              [--log-retain 30d] [--json]\n"
-            "  Deletes data files the latest version no longer references once removed (or, for\n"
-            "  never-committed files, written) longer ago than the retention (default: the table's\n"
-            "  delta.deletedFileRetentionDuration, else 7 days). Below 1h only with --force.\n"
-            "  --log also deletes _delta_log files older than delta.logRetentionDuration (30 days)\n"
-            "  that precede a checkpoint at least that old. Older versions stop being readable.\n");
-}
 
 /* Everything `table info` reports, as one JSON object (also the text source). */
 static json_t *info_json(const char *path, const delta_snapshot *s)
@@ -121,24 +97,6 @@ static void print_text(json_t *o)
     printf("last commit      %s\n", json_is_string(lc) ? json_string_value(lc) : "unknown");
 }
 
-/* Parses a size: bytes, or a number with k/kb/kib, m/mb/mib, g/gb/gib (all powers of
- * 1024, as Spark's 128MB / 1GB settings). Returns 0 on success. */
-static int parse_size(const char *s, int64_t *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || !(v > 0)) return -1;
-    double m = 1;
-    if (!*end || !strcasecmp(end, "b")) m = 1;
-    else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib")) m = 1024.0;
-    else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib")) m = 1024.0 * 1024;
-    else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib")) m = 1024.0 * 1024 * 1024;
-    else return -1;
-    if (v * m < 1 || v * m > 9e18) return -1;
-    *out = (int64_t)(v * m);
-    return 0;
-}
-
 /* Prints a JSON object on one line and releases it. */
 static void print_json(json_t *j)
 {
@@ -148,63 +106,56 @@ static void print_json(json_t *j)
     json_decref(j);
 }
 
+/* --partition COL=VALUE, repeatable: appended to a where list sized for argc entries. */
+typedef struct where_list {
+    delta_partition_value *items;
+    size_t n;
+} where_list;
+
+static st_code parse_partition(const char *arg, void *target, st_err *e)
+{
+    where_list *w = target;
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) return st_err_set(e, ST_ERR_ARG, "'%s' is not COL=VALUE", arg);
+    delta_partition_value *p = &w->items[w->n++];
+    p->name = st_xstrndup(arg, (size_t)(eq - arg));
+    /* COL= or the Hive spelling selects the null partition */
+    p->value = eq[1] && strcmp(eq + 1, "__HIVE_DEFAULT_PARTITION__") ? st_xstrdup(eq + 1) : NULL;
+    return ST_OK;
+}
+
 /* `table optimize`: options -> delta_table_optimize -> one summary. Exit 0/1/2. */
 static int table_optimize(int argc, char **argv)
 {
-    const char *path = NULL;
     int as_json = 0;
     delta_optimize_options o;
     delta_optimize_options_init(&o);
-    delta_partition_value *where = calloc((size_t)argc, sizeof *where);
-    size_t nwhere = 0;
-    int rc = 2;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            as_json = 1;
-        } else if (!strcmp(a, "--target-size") && i + 1 < argc) {
-            if (parse_size(argv[++i], &o.target_size)) {
-                fprintf(stderr, "smarttech table optimize: --target-size wants a size like 128MB, got '%s'\n", argv[i]);
-                goto done;
-            }
-        } else if ((!strcmp(a, "--min-files") || !strcmp(a, "--max-attempts")) && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 1000000) {
-                fprintf(stderr, "smarttech table optimize: %s wants a positive number, got '%s'\n", a, argv[i]);
-                goto done;
-            }
-            if (!strcmp(a, "--min-files")) o.min_files = (int)v;
-            else o.max_attempts = (int)v;
-        } else if (!strcmp(a, "--partition") && i + 1 < argc) {
-            char *eq = strchr(argv[++i], '=');
-            if (!eq || eq == argv[i]) {
-                fprintf(stderr, "smarttech table optimize: --partition wants COL=VALUE, got '%s'\n", argv[i]);
-                goto done;
-            }
-            *eq = '\0';
-            where[nwhere].name = argv[i];
-            /* COL= or the Hive spelling selects the null partition */
-            where[nwhere].value = eq[1] && strcmp(eq + 1, "__HIVE_DEFAULT_PARTITION__") ? eq + 1 : NULL;
-            nwhere++;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            rc = 0;
-            goto done;
-        } else if (a[0] != '-' && !path) {
-            path = a;
-        } else {
-            fprintf(stderr, "smarttech table optimize: unexpected argument '%s'\n", a);
-            usage(stderr);
-            goto done;
-        }
-    }
-    if (!path) {
-        usage(stderr);
-        goto done;
-    }
-    o.where = where;
-    o.nwhere = nwhere;
+    where_list where = {st_xcalloc((size_t)argc + 1, sizeof *where.items), 0};
+    const cli_opt opts[] = {
+        CLI_OPT("target-size", 0, CLI_BYTES, &o.target_size, NULL, "size of an output file; bigger files are left alone",
+                .min = 1, .max = INT64_MAX),
+        CLI_OPT("min-files", 0, CLI_INT, &o.min_files, NULL, "a partition with fewer small files is skipped", .min = 1,
+                .max = 1000000),
+        CLI_OPT("partition", 0, CLI_CUSTOM, &where, "COL=VALUE",
+                "only this partition (repeatable; COL= or COL=__HIVE_DEFAULT_PARTITION__: the null one)",
+                .parse = parse_partition, .shown = "every partition"),
+        CLI_OPT("max-attempts", 0, CLI_INT, &o.max_attempts, NULL, "plans tried when a concurrent writer removes an input",
+                .min = 1, .max = 1000000),
+        CLI_OPT("json", 0, CLI_FLAG, &as_json, NULL, "one JSON object instead of text"),
+        {0}};
+    const cli_cmd cmd = {"table optimize", "PATH", 1, 1,
+                         "Compacts small files: per partition, files below the target size are rewritten into files\n"
+                         "of about the target size, committed as ONE version (operation OPTIMIZE, dataChange=false:\n"
+                         "rows are unchanged). Safe while writers append. PATH: a folder, file:///path or\n"
+                         "s3://bucket/prefix.",
+                         opts, "See docs/maintenance.md.", .store = 1};
+    char **args;
+    int nargs, rc = cli_parse(&cmd, argc, argv, &args, &nargs);
+    if (rc >= 0) goto done;
+    const char *path = args[0];
+    rc = 2;
+    o.where = where.items;
+    o.nwhere = where.n;
     st_err e;
     delta_optimize_result r;
     if (delta_table_optimize(path, &o, &r, &e)) {
@@ -238,51 +189,44 @@ static int table_optimize(int argc, char **argv)
                r.attempts > 1 ? " (re-planned after a concurrent change)" : "");
     }
 done:
-    free(where);
+    for (size_t i = 0; i < where.n; i++) {
+        free(where.items[i].name);
+        free(where.items[i].value);
+    }
+    free(where.items);
     return rc;
 }
 
 /* `table vacuum`: options -> delta_table_vacuum -> the list of files. Exit 0/1/2. */
 static int table_vacuum(int argc, char **argv)
 {
-    const char *path = NULL;
     int as_json = 0;
     delta_vacuum_options o;
     delta_vacuum_options_init(&o);
     st_err e;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json"))
-            as_json = 1;
-        else if (!strcmp(a, "--dry-run"))
-            o.dry_run = 1;
-        else if (!strcmp(a, "--force"))
-            o.force = 1;
-        else if (!strcmp(a, "--log"))
-            o.clean_log = 1;
-        else if ((!strcmp(a, "--retain") || !strcmp(a, "--log-retain")) && i + 1 < argc) {
-            int64_t ms;
-            if (delta_parse_interval_ms(argv[++i], &ms, &e)) {
-                fprintf(stderr, "smarttech table vacuum: %s: %s\n", a, e.msg);
-                return 2;
-            }
-            if (!strcmp(a, "--retain")) o.retention_ms = ms;
-            else o.log_retention_ms = ms;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] != '-' && !path)
-            path = a;
-        else {
-            fprintf(stderr, "smarttech table vacuum: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    const cli_opt opts[] = {
+        CLI_OPT("retain", 0, CLI_DURATION_MS, &o.retention_ms, NULL,
+                "delete unreferenced files removed (or written) longer ago than this;\n"
+                "below 1h only with --force",
+                .shown = "the table's delta.deletedFileRetentionDuration, else 7 days"),
+        CLI_OPT("dry-run", 0, CLI_FLAG, &o.dry_run, NULL, "list, delete nothing"),
+        CLI_OPT("force", 0, CLI_FLAG, &o.force, NULL, "allow a retention below 1h (only when no writer is running)"),
+        CLI_OPT("log", 0, CLI_FLAG, &o.clean_log, NULL,
+                "also delete _delta_log files older than the log retention that precede a checkpoint\n"
+                "at least that old (older versions stop being readable)"),
+        CLI_OPT("log-retain", 0, CLI_DURATION_MS, &o.log_retention_ms, NULL, "the log retention",
+                .shown = "the table's delta.logRetentionDuration, else 30 days"),
+        CLI_OPT("json", 0, CLI_FLAG, &as_json, NULL, "one JSON object instead of text"),
+        {0}};
+    const cli_cmd cmd = {"table vacuum", "PATH", 1, 1,
+                         "Deletes data files the latest version no longer references, once removed (or, for\n"
+                         "never-committed files, written) longer ago than the retention. PATH: a folder,\n"
+                         "file:///path or s3://bucket/prefix.",
+                         opts, "Durations: 168h, 7d, 30m, 90s, \"interval 1 week\". See docs/maintenance.md.", .store = 1};
+    char **args;
+    int nargs, code = cli_parse(&cmd, argc, argv, &args, &nargs);
+    if (code >= 0) return code;
+    const char *path = args[0];
     delta_vacuum_result r;
     st_code rc = delta_table_vacuum(path, &o, &r, &e);
     if (rc) {
@@ -320,51 +264,28 @@ static int table_vacuum(int argc, char **argv)
     return 0;
 }
 
-/* Entry point: parse options, load the snapshot, print. Exit 0/1/2. */
-int cmd_table(int argc, char **argv)
+/* `table info`: parse options, load the snapshot, print. Exit 0/1/2. */
+static int table_info(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "optimize")) return table_optimize(argc, argv);
-    if (!strcmp(argv[1], "vacuum")) return table_vacuum(argc, argv);
-    if (strcmp(argv[1], "info") != 0) {
-        fprintf(stderr, "smarttech table: unknown action '%s'\n", argv[1]);
-        usage(stderr);
-        return 2;
-    }
-    const char *path = NULL;
     int as_json = 0;
     delta_load_options o;
     delta_load_options_init(&o);
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            as_json = 1;
-        else if (!strcmp(argv[i], "--no-checkpoint"))
-            o.ignore_checkpoints = 1;
-        else if (!strcmp(argv[i], "--version") && i + 1 < argc) {
-            char *end;
-            o.version = strtoll(argv[++i], &end, 10);
-            if (*end || o.version < 0) {
-                fprintf(stderr, "smarttech table info: --version wants a non-negative number, got '%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (argv[i][0] != '-' && !path)
-            path = argv[i];
-        else {
-            fprintf(stderr, "smarttech table info: unexpected argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    const cli_opt opts[] = {
+        CLI_OPT("version", 0, CLI_INT64, &o.version, NULL, "the table as of version N", .min = 0, .max = INT64_MAX,
+                .shown = "latest"),
+        CLI_OPT("json", 0, CLI_FLAG, &as_json, NULL, "one JSON object instead of text"),
+        CLI_OPT("no-checkpoint", 0, CLI_FLAG, &o.ignore_checkpoints, NULL,
+                "replay every JSON commit instead of starting from a checkpoint"),
+        {0}};
+    const cli_cmd cmd = {"table info", "PATH", 1, 1,
+                         "Prints a Delta table's version, schema, partition columns, file/row/byte counts,\n"
+                         "txn (appId -> version) entries and last commit time; works on tables Spark or\n"
+                         "delta-rs wrote. PATH: a folder, file:///path or s3://bucket/prefix.",
+                         opts, NULL, .store = 1};
+    char **args;
+    int nargs, code = cli_parse(&cmd, argc, argv, &args, &nargs);
+    if (code >= 0) return code;
+    const char *path = args[0];
     st_err e;
     delta_snapshot *s = delta_snapshot_load_opts(path, &o, &e);
     if (!s) {
@@ -383,3 +304,10 @@ int cmd_table(int argc, char **argv)
     delta_snapshot_destroy(s);
     return 0;
 }
+
+const cli_command table_actions[] = {
+    {"info", table_info, "a Delta table's version, schema, files, rows, txns", NULL},
+    {"optimize", table_optimize, "compact small files (one OPTIMIZE commit)", NULL},
+    {"vacuum", table_vacuum, "delete unreferenced files past the retention", NULL},
+    {NULL, NULL, NULL, NULL},
+};

@@ -1,32 +1,12 @@
 /* cmd_topic.c — `smarttech topic create|describe`: the Kafka topic through librdkafka's Admin API. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
+#include "job/silver_job.h"
 #include "kafka/kafka.h"
-
-/* Help text. */
-static void topic_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: smarttech topic create   [--brokers H:P] [--topic NAME] [--partitions N] [--replication N]\n"
-            "                                [--timeout-ms MS] [-X key=value ...]\n"
-            "       smarttech topic describe [--brokers H:P] [--topic NAME] [--group G] [--timeout-ms MS]\n"
-            "                                [-X key=value ...]\n"
-            "\n"
-            "  create    creates the topic unless it exists (then it says so and changes nothing)\n"
-            "  describe  partition count and low/high offsets of each partition (with --group: the\n"
-            "            group's committed offset and lag per partition)\n"
-            "  --brokers      bootstrap servers (default localhost:9092)\n"
-            "  --topic        topic name (default iot_smartech)\n"
-            "  --partitions   partitions of a new topic (default 3)\n"
-            "  --replication  replication factor of a new topic (default 1)\n"
-            "  --group        consumer group whose committed offsets describe shows\n"
-            "  --timeout-ms   give up when the brokers do not answer within this time (default 15000)\n"
-            "  -X key=value   any librdkafka property (security.protocol, sasl.*, ssl.*, debug, ...)\n");
-}
 
 /* Prints e, with a hint when the local broker is probably just not started. */
 static int topic_fail(const char *brokers, const st_err *e)
@@ -39,16 +19,22 @@ static int topic_fail(const char *brokers, const st_err *e)
 
 /* create: idempotent; prints what happened, notes a partition count other than asked. */
 static int topic_create(kafka_admin *a, const char *brokers, const char *topic, int partitions,
-                        int replication, int timeout_ms)
+                        int replication, int min_isr, int timeout_ms)
 {
     st_err e;
     bool created = false;
     int have = 0;
-    if (kafka_admin_topic_create(a, topic, partitions, replication, timeout_ms, &created, &e) != ST_OK ||
-        kafka_admin_topic_partitions(a, topic, timeout_ms, &have, &e) != ST_OK)
+    if (kafka_admin_topic_create(a, topic, partitions, replication, min_isr, timeout_ms, &created, &e) != ST_OK)
+        return topic_fail(brokers, &e);
+    /* Not looked up again after creating: in a cluster the next metadata answer may come from a
+     * broker that has not heard of the new topic yet. */
+    if (!created && kafka_admin_topic_partitions(a, topic, timeout_ms, &have, &e) != ST_OK)
         return topic_fail(brokers, &e);
     if (created) {
-        printf("created topic %s on %s: %d partitions, replication %d\n", topic, brokers, have, replication);
+        printf("created topic %s on %s: %d partitions", topic, brokers, partitions);
+        if (replication > 0) printf(", replication %d", replication);
+        if (min_isr > 0) printf(", min.insync.replicas %d", min_isr);
+        printf("\n");
     } else {
         printf("topic %s already exists on %s: %d partitions\n", topic, brokers, have);
         if (have != partitions)
@@ -101,80 +87,72 @@ done:
     return rc;
 }
 
-/* Parses a positive int option; 0 on error. */
-static int parse_pos_int(const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    return (*s && !*end && v > 0 && v < 1000000000) ? (int)v : 0;
-}
+/* What both actions read from the command line. */
+typedef struct topic_args {
+    const char *brokers, *topic, *group;
+    int partitions, replication, min_isr, timeout_ms; /* replication, min_isr: 0 = the cluster's */
+    kafka_props *props;
+} topic_args;
 
-/* `smarttech topic create|describe [options]`: exit 0 ok, 1 Kafka error, 2 usage error. */
-int cmd_topic(int argc, char **argv)
+/* Parses the action's options (create: partitions, replication, min ISR; describe: group), then
+ * runs it. Exit 0 ok, 1 Kafka error, 2 usage error (also a property librdkafka rejects). */
+static int topic_run(int create, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'},  {"topic", required_argument, NULL, 't'},
-        {"partitions", required_argument, NULL, 'p'}, {"replication", required_argument, NULL, 'r'},
-        {"timeout-ms", required_argument, NULL, 'T'}, {"group", required_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *brokers = "localhost:9092", *topic = "iot_smartech", *group = NULL;
-    int partitions = 3, replication = 1, timeout_ms = 15000, rc = 2, c;
-    kafka_props *props = kafka_props_new();
+    silver_config sc; /* the pipeline's topic and brokers */
+    silver_config_init(&sc);
+    topic_args t = {sc.brokers, sc.topic, NULL, 3, 0, 0, 15000, kafka_props_new()}; /* 0: the cluster's */
+#define COMMON_OPTS                                                                                          \
+    CLI_OPT("brokers", 'b', CLI_STRING, &t.brokers, "LIST", "bootstrap servers"),                            \
+        CLI_OPT("topic", 't', CLI_STRING, &t.topic, "NAME", "topic name"),                                   \
+        CLI_OPT("timeout-ms", 'T', CLI_INT, &t.timeout_ms, NULL,                                             \
+                "give up when the brokers do not answer within this time", .min = 1, .max = 1000000000),     \
+        CLI_OPT(NULL, 'X', CLI_KAFKA_PROP, t.props, NULL,                                                    \
+                "any librdkafka property (security.protocol, sasl.*, ssl.*, debug, ...)")
+    const cli_opt create_opts[] = {
+        COMMON_OPTS,
+        CLI_OPT("partitions", 'p', CLI_INT, &t.partitions, NULL, "partitions of a new topic", .min = 1, .max = 1000000),
+        CLI_OPT("replication-factor", 'r', CLI_INT, &t.replication, NULL, "replicas of each partition of a new topic",
+                .min = 1, .max = 1000, .zero = "the cluster's default.replication.factor"),
+        CLI_OPT("replication", 0, CLI_INT, &t.replication, NULL, "the same as --replication-factor", .min = 1,
+                .max = 1000, .shown = ""),
+        CLI_OPT("min-insync-replicas", 'm', CLI_INT, &t.min_isr, NULL,
+                "topic config min.insync.replicas of a new topic: with acks=all a write\n"
+                "needs N replicas in sync",
+                .min = 1, .max = 1000, .zero = "the cluster's setting"),
+        {0}};
+    const cli_opt describe_opts[] = {
+        COMMON_OPTS,
+        CLI_OPT("group", 'g', CLI_STRING, &t.group, "NAME", "consumer group whose committed offsets and lag are shown"),
+        {0}};
+#undef COMMON_OPTS
+    const cli_cmd cmd = {create ? "topic create" : "topic describe", NULL, 0, 0,
+                         create ? "Creates the topic unless it exists (then it says so and changes nothing)."
+                                : "Partition count and low/high offsets of each partition (with --group: the group's\n"
+                                  "committed offset and lag per partition).",
+                         create ? create_opts : describe_opts, NULL, 0};
+    char **args;
+    int nargs, rc = cli_parse(&cmd, argc, argv, &args, &nargs);
     kafka_admin *a = NULL;
     st_err e;
-
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        topic_usage(argc < 2 ? stderr : stdout);
-        rc = argc < 2 ? 2 : 0;
-        goto done;
-    }
-    const char *action = argv[1];
-    if (strcmp(action, "create") && strcmp(action, "describe")) {
-        fprintf(stderr, "smarttech topic: unknown action '%s'\n", action);
-        topic_usage(stderr);
-        goto done;
-    }
-    optind = 1;
-    while ((c = getopt_long(argc - 1, argv + 1, "b:t:p:r:T:g:X:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'b': brokers = optarg; break;
-        case 't': topic = optarg; break;
-        case 'g': group = optarg; break;
-        case 'p':
-        case 'r':
-        case 'T': {
-            int v = parse_pos_int(optarg);
-            if (!v) {
-                fprintf(stderr, "smarttech topic: invalid number '%s'\n", optarg);
-                goto done;
-            }
-            *(c == 'p' ? &partitions : c == 'r' ? &replication : &timeout_ms) = v;
-            break;
-        }
-        case 'X':
-            if (kafka_props_add_arg(props, optarg, &e) != ST_OK) {
-                fprintf(stderr, "smarttech topic: %s\n", e.msg);
-                goto done;
-            }
-            break;
-        case 'h': topic_usage(stdout); rc = 0; goto done;
-        default: topic_usage(stderr); goto done;
-        }
-    }
-    if (optind < argc - 1) {
-        fprintf(stderr, "smarttech topic: unexpected argument '%s'\n", argv[optind + 1]);
-        goto done;
-    }
-    if (kafka_admin_new(&a, brokers, props, &e) != ST_OK) {
+    if (rc >= 0) goto done;
+    rc = 2;
+    if (kafka_admin_new(&a, t.brokers, t.props, &e) != ST_OK) {
         fprintf(stderr, "smarttech topic: %s\n", e.msg);
         goto done;
     }
-    rc = !strcmp(action, "create") ? topic_create(a, brokers, topic, partitions, replication, timeout_ms)
-                                   : topic_describe(a, brokers, topic, group, timeout_ms);
+    rc = create ? topic_create(a, t.brokers, t.topic, t.partitions, t.replication, t.min_isr, t.timeout_ms)
+                : topic_describe(a, t.brokers, t.topic, t.group, t.timeout_ms);
 done:
     kafka_admin_destroy(a);
-    kafka_props_destroy(props);
+    kafka_props_destroy(t.props);
     return rc;
 }
+
+static int cmd_topic_create(int argc, char **argv) { return topic_run(1, argc, argv); }
+static int cmd_topic_describe(int argc, char **argv) { return topic_run(0, argc, argv); }
+
+const cli_command topic_actions[] = {
+    {"create", cmd_topic_create, "create a Kafka topic unless it exists (Admin API)", NULL},
+    {"describe", cmd_topic_describe, "a topic's partitions and offsets, a group's lag", NULL},
+    {NULL, NULL, NULL, NULL},
+};

@@ -23,6 +23,11 @@
  *   - delta_file_list and delta_version_changes own their contents; free them with
  *     delta_file_list_free / delta_changes_free.
  *
+ * Storage: a table is a store (store/store.h) rooted at the table's folder or URI; every
+ * read and write of the log and of the data files goes through it. Functions taking a
+ * table path open the store themselves; long-lived callers keep a store (or a table) and
+ * use the *_store variants.
+ *
  * Errors: every fallible call returns an st_code and fills st_err with a message
  * naming the table, file or version. ST_ERR_UNSUPPORTED names the protocol version
  * or table feature we do not implement. Nothing here prints or exits.
@@ -37,6 +42,7 @@
 #include <stdint.h>
 
 #include "parquet/parquet.h"
+#include "store/store.h"
 #include "util/err.h"
 
 /* ------------------------------------------------------------------ schema */
@@ -92,7 +98,7 @@ typedef struct delta_partition_value {
 } delta_partition_value;
 
 /* One `add` (or `remove`) action. Paths are as in the log: relative to the table root
- * and URI-encoded (use delta_file_local_path to open one). */
+ * and URI-encoded (delta_file_key gives the store key, delta_file_reader_open reads one). */
 typedef struct delta_file {
     char *path;
     int64_t size;                /* bytes */
@@ -115,7 +121,14 @@ void delta_file_list_free(delta_file_list *l);
 void delta_file_list_append_copy(delta_file_list *l, const delta_file *f);
 /* Partition value of f for column name; *found says whether the column is there. */
 const char *delta_file_partition_value(const delta_file *f, const char *name, int *found);
-/* "<table>/<decoded path>", malloc'd; caller frees. */
+/* The file's key in the table's store (its path decoded), malloc'd; NULL when the path is
+ * absolute (a URI or a path outside the table, which we do not follow). */
+char *delta_file_key(const delta_file *f);
+/* Opens a Parquet reader of the file, through the table's store. ST_ERR_UNSUPPORTED for an
+ * absolute path; otherwise the reader's errors (ST_ERR_NOTFOUND: the file is gone). */
+pq_reader *delta_file_reader_open(st_store *table, const delta_file *f, st_err *e);
+/* "<table>/<decoded path>", malloc'd; caller frees. For local tables only: code that can
+ * reach the table's store uses delta_file_key with it instead. */
 char *delta_file_local_path(const char *table_path, const delta_file *f);
 
 /* An application transaction id (txn action): the writer `app_id` has committed up to
@@ -137,15 +150,21 @@ typedef struct delta_load_options {
 
 void delta_load_options_init(delta_load_options *o);
 
-/* Loads the table state at a version: newest usable checkpoint (via _last_checkpoint,
- * or by listing _delta_log when it is missing) plus the JSON commits after it.
- * Cost: one directory listing, the checkpoint file, then one read per later commit.
+/* Loads the table state at a version: the newest usable checkpoint plus the JSON commits
+ * after it. The log is listed from the version _last_checkpoint names (start-after), so
+ * opening a table does not read a listing that grows with its history; the whole log is
+ * listed only when _last_checkpoint is missing or wrong, or for a version before it.
+ * Cost: _last_checkpoint, one listing, the checkpoint file, one read per later commit.
  * ST_ERR_NOTFOUND: no table (no _delta_log/...json) or no such version;
  * ST_ERR_FORMAT: a damaged commit or checkpoint (the message names the file);
  * ST_ERR_UNSUPPORTED: reader version or reader feature we do not implement. */
 delta_snapshot *delta_snapshot_load(const char *table_path, int64_t version, st_err *e);
 delta_snapshot *delta_snapshot_load_opts(const char *table_path, const delta_load_options *o, st_err *e);
+/* Same from the table's store (borrowed: it must outlive the snapshot); o may be NULL. */
+delta_snapshot *delta_snapshot_load_store(st_store *table, const delta_load_options *o, st_err *e);
 void delta_snapshot_destroy(delta_snapshot *s);
+/* The store the snapshot was read from (borrowed), to read its files. */
+st_store *delta_snapshot_store(const delta_snapshot *s);
 
 int64_t delta_snapshot_version(const delta_snapshot *s);
 /* Version of the checkpoint the snapshot started from, -1 when replayed from JSON only. */
@@ -190,6 +209,7 @@ typedef struct delta_version_changes {
     int64_t version;
     int64_t timestamp_ms;        /* commitInfo.timestamp, else file mtime */
     char *operation;             /* commitInfo.operation or NULL */
+    char *txn_id;                /* commitInfo.txnId or NULL (which writer's commit this is) */
     delta_file_list added;
     delta_file_list removed;
     int metadata_changed;        /* a metaData or protocol action is in this version */
@@ -198,12 +218,13 @@ typedef struct delta_version_changes {
 /* Reads the JSON commits from_version..to_version (inclusive; to_version -1 = up to the
  * latest existing commit) into *out (count entries, malloc'd). Stops without error at the
  * first version that does not exist yet when to_version is -1. */
-st_code delta_changes_read(const char *table_path, int64_t from_version, int64_t to_version,
+st_code delta_changes_read(st_store *table, int64_t from_version, int64_t to_version,
                            delta_version_changes **out, size_t *count, st_err *e);
 void delta_changes_free(delta_version_changes *v, size_t count);
 
-/* Latest committed version of a table by listing _delta_log, -1 when none. */
-st_code delta_latest_version(const char *table_path, int64_t *version, st_err *e);
+/* Latest committed version of a table, -1 when none: _last_checkpoint, then a listing of
+ * _delta_log from that version on. */
+st_code delta_latest_version(st_store *table, int64_t *version, st_err *e);
 
 /* ------------------------------------------------------------------ row batches */
 
@@ -241,6 +262,14 @@ typedef struct delta_table_options {
     int64_t max_rows_per_file;   /* default 1,000,000 */
     int64_t row_group_rows;      /* default 1,048,576 */
     int max_commit_attempts;     /* default 10,000 (conflicts under contention) */
+    int64_t tombstone_retention_ms; /* -1 (default): the table's delta.deletedFileRetentionDuration,
+                                    else 7 days. A checkpoint keeps the removes of files deleted
+                                    since then (vacuum ages a removed file by them) and the handle
+                                    forgets older ones when it writes a checkpoint. */
+    int track_tombstones;        /* default 1. 0: the handle does not remember removed files at all
+                                    (its memory does not grow with the compactions it sees); for a
+                                    writer that leaves checkpoints to someone else: needs
+                                    checkpoint_interval 0, delta_table_checkpoint gives ST_ERR_STATE */
 } delta_table_options;
 
 void delta_table_options_init(delta_table_options *o);
@@ -258,6 +287,8 @@ delta_table *delta_table_open(const char *path, const delta_table_options *opt, 
 void delta_table_destroy(delta_table *t);
 
 const char *delta_table_path(const delta_table *t);
+/* The table's store (borrowed; valid until the table is destroyed). */
+st_store *delta_table_store(const delta_table *t);
 /* The table's current snapshot (borrowed; changes on refresh/commit). */
 const delta_snapshot *delta_table_snapshot(const delta_table *t);
 int64_t delta_table_version(const delta_table *t);
@@ -286,6 +317,12 @@ typedef struct delta_commit_params {
  * already has a version >= ours in the table (someone committed that batch) gives
  * ST_ERR_CONFLICT without committing, as does a concurrent metaData/protocol change or
  * a file to remove that is no longer active (another writer removed it).
+ * Every attempt of one call writes the same commitInfo.txnId (commit_info_json may set
+ * it). A put whose outcome is unknown (ST_ERR_AMBIGUOUS from the storage) is resolved by
+ * re-reading the log: the attempted version holding our txnId is success; held by
+ * another writer, the commit is retried at the next version; still absent, it is retried
+ * at the same version (put-if-absent settles it). After 3 unresolved ambiguous attempts
+ * the call fails with ST_ERR_AMBIGUOUS: the commit may still land.
  * After version v with v % checkpoint_interval == 0 a checkpoint is written; its
  * failure does not fail the commit (see delta_table_last_warning). */
 st_code delta_table_commit(delta_table *t, const delta_commit_params *p, int64_t *version, st_err *e);
@@ -296,7 +333,51 @@ st_code delta_table_commit(delta_table *t, const delta_commit_params *p, int64_t
 st_code delta_table_commit_with_removes(delta_table *t, const delta_commit_params *p, const delta_file *removes,
                                         size_t nremoves, int rearrange_only, int64_t *version, st_err *e);
 
-/* Writes a checkpoint of the current version now (and _last_checkpoint). */
+/* ------------------------------------------------------------------ committing new files
+ *
+ * The one policy for "data files written -> one commit -> clean up", used by every writer
+ * of new files (pipeline/append_sink.h for the stream jobs, delta_table_optimize):
+ *   - landed: the version holding our actions (found directly, or by re-reading the log
+ *     after an ambiguous put: the attempted version carries our commitInfo.txnId);
+ *   - a conflict (another writer took the version) is re-read and retried at the next
+ *     version, as delta_table_commit does;
+ *   - txns held: the table already holds every txn of the commit at >= its version (a
+ *     re-sent batch, committed before by us or another writer): nothing is committed, the
+ *     call succeeds with version -1 and txns_held = 1 (no duplicate);
+ *   - known not to have landed (an argument or state error, a conflict that cannot be
+ *     retried, a put that failed with nothing written, a re-sent batch): the new add files
+ *     are deleted, since no commit can ever reference them;
+ *   - may have landed (an ambiguous put the log could not settle, or the re-read failed):
+ *     the files are kept (a visible commit may reference them; vacuum removes them once
+ *     old if it did not) and maybe_landed = 1. A file is never deleted while a commit
+ *     referencing it may become visible.
+ * DELTA_COMMIT_KEEP_FILES leaves the files in every case (the caller recorded them in a
+ * durable batch log and redoes the same commit from it; the txn check makes that safe).
+ * Removing files (removes, DELTA_COMMIT_REARRANGE) is as in delta_table_commit_with_removes. */
+
+#define DELTA_COMMIT_REARRANGE 1u   /* every add and remove dataChange=false (compaction) */
+#define DELTA_COMMIT_KEEP_FILES 2u  /* never delete the adds (they belong to the caller's log) */
+
+typedef struct delta_commit_result {
+    int64_t version;             /* the version that holds our actions, -1 when none does */
+    int txns_held;               /* 1: skipped, the table already had every txn (see above) */
+    int maybe_landed;            /* 1: failed, but the commit may still become visible */
+    int files_deleted;           /* 1: the add files were deleted (known not to have landed) */
+    int attempts;                /* put-if-absent attempts (1 + conflicts + ambiguous retries) */
+    int ambiguous;               /* attempts whose outcome had to be read back from the log */
+} delta_commit_result;
+
+/* Commits p->adds (files this process has just written, e.g. by delta_table_write_files)
+ * with p's txns and commitInfo, plus `nremoves` removes, under the policy above. r may be
+ * NULL. Returns ST_OK when committed or when the txns were already held (r tells which);
+ * otherwise the error of the commit, its message saying whether the files were kept. */
+st_code delta_table_commit_files(delta_table *t, const delta_commit_params *p, const delta_file *removes,
+                                 size_t nremoves, unsigned flags, delta_commit_result *r, st_err *e);
+
+/* Writes a checkpoint of the current version now (and _last_checkpoint), with the tombstones
+ * of the last tombstone_retention_ms (older ones expire, also from the handle's memory).
+ * ST_ERR_ARG when the table's retention property is not an interval; ST_ERR_STATE for a
+ * handle opened with track_tombstones 0. */
 st_code delta_table_checkpoint(delta_table *t, st_err *e);
 
 /* Message of the last non-fatal problem (e.g. a checkpoint that could not be written),
@@ -323,9 +404,31 @@ typedef struct delta_optimize_options {
                                     NULL value matches the null partition); NULL = every partition */
     size_t nwhere;
     int max_attempts;            /* default 5: re-plans after a concurrent remove of an input */
-    /* Test hook: called after the new files are written, before each commit attempt. */
+    /* Planning for automatic compaction (delta_maintain.h); all 0 by default, which packs every
+     * partition that has min_files small files whole, as OPTIMIZE does. */
+    int tiered;                  /* 1: a partition with min_files small files merges only its
+                                    smallest files, smallest first, each joining while it is at
+                                    most twice the files taken before it together: a row is
+                                    rewritten at most log1.5(target / first file size) times in
+                                    all, instead of once per run while its file is small */
+    int64_t compact_after_ms;    /* > 0: a partition with fewer than min_files small files is also
+                                    compacted once its oldest small file (modificationTime) is this
+                                    old (tiered: merging what the tiered rule allows), and, tiered,
+                                    one whose newest small file is this old (no new file for that
+                                    long: it has gone quiet) is packed whole; 2 small files or more */
+    int64_t now_ms;              /* the clock of compact_after_ms; 0: now */
+    int64_t row_group_bytes;     /* > 0: output row groups of about this many bytes (estimated from
+                                    the inputs' rows and sizes), which bounds the memory of a large
+                                    rewrite; 0: the table's row_group_rows */
+#ifdef SMARTTECH_TEST_HOOKS
+    /* Test builds only: called after the new files are written, before each commit attempt. */
     void (*before_commit)(void *arg);
     void *before_commit_arg;
+#endif
+    /* Progress: called when a plan has work, before its files are written (files to merge,
+     * output files). May be NULL. */
+    void (*on_plan)(void *arg, int64_t files, int64_t bins);
+    void *on_plan_arg;
 } delta_optimize_options;
 
 void delta_optimize_options_init(delta_optimize_options *o);
@@ -358,6 +461,9 @@ typedef struct delta_optimize_result {
  * r may be NULL; o NULL = defaults. */
 st_code delta_table_optimize(const char *path, const delta_optimize_options *o, delta_optimize_result *r,
                              st_err *e);
+/* delta_table_optimize on an open handle (refreshed first, incrementally), for a caller that
+ * compacts the same table again and again: no full load per run. */
+st_code delta_table_compact(delta_table *t, const delta_optimize_options *o, delta_optimize_result *r, st_err *e);
 
 #define DELTA_VACUUM_MIN_RETENTION_MS (3600LL * 1000) /* below this only with force */
 
@@ -368,7 +474,13 @@ typedef struct delta_vacuum_options {
     int force;                   /* allow retention < DELTA_VACUUM_MIN_RETENTION_MS */
     int clean_log;               /* also delete expired _delta_log commits/checkpoints (see below) */
     int64_t log_retention_ms;    /* -1 (default): delta.logRetentionDuration, else 30 days */
-    int64_t now_ms;              /* 0 (default): the clock; tests pass a time */
+    int64_t now_ms;              /* 0 (default): the clock; the maintainer passes its pass's time */
+    int log_only;                /* only the _delta_log clean-up of clean_log: no data file is
+                                    listed nor deleted (the retention check still applies) */
+    /* Progress: called before deleting, with what ("data files", "log files") and how many.
+     * May be NULL; not called on a dry run or when there is nothing to delete. */
+    void (*on_delete)(void *arg, const char *what, size_t n);
+    void *on_delete_arg;
 } delta_vacuum_options;
 
 void delta_vacuum_options_init(delta_vacuum_options *o);
@@ -383,6 +495,7 @@ typedef struct delta_vacuum_result {
     int64_t retention_ms;        /* the retention applied */
     int64_t version;             /* snapshot version the vacuum kept */
     int64_t files_kept_recent;   /* unreferenced files still within the retention */
+    int64_t abandoned_writes;    /* leftovers of writers killed mid-write, removed (not in files) */
 } delta_vacuum_result;
 
 /* Frees the lists in r (NULL-safe); leaves it zeroed. */
@@ -400,8 +513,17 @@ void delta_vacuum_result_free(delta_vacuum_result *r);
  * commits and checkpoints of versions below the newest checkpoint that is itself older
  * than the log retention, when the files are older than it too (the table and time
  * travel after that checkpoint stay readable). Only tables with writer version <= 2
- * (no deletion vectors) are vacuumed. Cost: one recursive listing + one stat per file.
+ * (no deletion vectors) are vacuumed. What killed writers left half-written (never visible,
+ * see st_store_purge_abandoned) is removed past the same retention. Cost: one listing per
+ * folder outside _delta_log (each entry with its size and time), one more of _delta_log
+ * with clean_log.
  * r (may be NULL) is filled on failure too (what was deleted so far): free it always. */
 st_code delta_table_vacuum(const char *path, const delta_vacuum_options *o, delta_vacuum_result *r, st_err *e);
+/* The same against a snapshot the caller holds (e.g. delta_table_snapshot of a handle it has
+ * just refreshed: what is committed after that is young, which is the safety margin). The
+ * snapshot must carry its tombstones (a handle with track_tombstones 0 would let recently
+ * removed files be aged by their mtime). */
+st_code delta_snapshot_vacuum(const delta_snapshot *s, const delta_vacuum_options *o, delta_vacuum_result *r,
+                              st_err *e);
 
 #endif

@@ -54,31 +54,32 @@ void delta_batch_clear(delta_batch *b)
 size_t delta_batch_num_rows(const delta_batch *b) { return b->ncols ? b->cols[0].n : 0; }
 const delta_schema *delta_batch_schema(const delta_batch *b) { return b->schema; }
 
-/* Records the first misuse; the append is dropped (the column then comes out short,
- * which validate also reports). */
-static delta_bcol *col_for(delta_batch *b, int col, int ok_types, const char *what)
+/* Records the first misuse of column col (out of range or the wrong type); returns NULL. Out of
+ * line: col_for below is on every append, and only its checks belong there. */
+static __attribute__((noinline, cold)) delta_bcol *record_misuse(delta_batch *b, int col, const char *what)
 {
-    if (col < 0 || (size_t)col >= b->ncols) {
-        if (!b->misuse[0]) {
-            b->misuse_col = col;
-            snprintf(b->misuse, sizeof b->misuse, "column index %d out of range (%zu columns)", col, b->ncols);
-        }
-        return NULL;
-    }
+    if (b->misuse[0]) return NULL;
+    b->misuse_col = col;
+    if (col < 0 || (size_t)col >= b->ncols)
+        snprintf(b->misuse, sizeof b->misuse, "column index %d out of range (%zu columns)", col, b->ncols);
+    else
+        snprintf(b->misuse, sizeof b->misuse, "column %s (%s) given a %s value",
+                 delta_schema_field_name(b->schema, (size_t)col), delta_type_name(b->cols[col].type), what);
+    return NULL;
+}
+
+/* The column an append goes to. The first misuse is recorded and the append dropped (the column
+ * then comes out short, which validate also reports). */
+static inline delta_bcol *col_for(delta_batch *b, int col, int ok_types, const char *what)
+{
+    if (__builtin_expect(col < 0 || (size_t)col >= b->ncols, 0)) return record_misuse(b, col, what);
     delta_bcol *c = &b->cols[col];
-    if (!(ok_types & (1 << c->type))) {
-        if (!b->misuse[0]) {
-            b->misuse_col = col;
-            snprintf(b->misuse, sizeof b->misuse, "column %s (%s) given a %s value",
-                     delta_schema_field_name(b->schema, (size_t)col), delta_type_name(c->type), what);
-        }
-        return NULL;
-    }
+    if (__builtin_expect(!(ok_types & (1 << c->type)), 0)) return record_misuse(b, col, what);
     return c;
 }
 
 /* Appends one fixed-width slot and its validity byte; amortised O(1). */
-static void push(delta_bcol *c, const void *v, size_t w, uint8_t valid)
+static inline void push(delta_bcol *c, const void *v, size_t w, uint8_t valid)
 {
     st_buf_append(&c->vals, v, w);
     st_buf_append_u8(&c->valid, valid);

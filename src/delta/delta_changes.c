@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/fsutil.h"
-
 /* Frees count entries and the array. NULL-safe. */
 void delta_changes_free(delta_version_changes *v, size_t count)
 {
     if (!v) return;
     for (size_t i = 0; i < count; i++) {
         free(v[i].operation);
+        free(v[i].txn_id);
         delta_file_list_free(&v[i].added);
         delta_file_list_free(&v[i].removed);
     }
@@ -36,7 +35,7 @@ static st_code parse_commit(const char *path, const char *text, size_t len, delt
                 return st_err_set(e, ST_ERR_FORMAT, "%s line %d: invalid JSON (%s): truncated or damaged commit file",
                                   path, line, je.text);
             char where[1200];
-            snprintf(where, sizeof where, "%s line %d", path, line);
+            snprintf(where, sizeof where, "%.1100s line %d", path, line);
             json_t *a;
             st_code rc = ST_OK;
             delta_file f;
@@ -57,6 +56,8 @@ static st_code parse_commit(const char *path, const char *text, size_t len, delt
                 if (json_is_integer(ts)) c->timestamp_ms = json_integer_value(ts);
                 const char *op = json_string_value(json_object_get(a, "operation"));
                 if (op && !c->operation) c->operation = st_xstrdup(op);
+                const char *id = json_string_value(json_object_get(a, "txnId"));
+                if (id && !c->txn_id) c->txn_id = st_xstrdup(id);
             }
             json_decref(o);
             if (rc) return rc;
@@ -66,31 +67,33 @@ static st_code parse_commit(const char *path, const char *text, size_t len, delt
     return ST_OK;
 }
 
-/* One file read per version; stops quietly at the first missing version when
- * to_version is -1, errors otherwise (naming the file). */
-st_code delta_changes_read(const char *table_path, int64_t from_version, int64_t to_version,
+/* One object read per version (no listing); stops quietly at the first missing version
+ * when to_version is -1, errors otherwise (naming the file). */
+st_code delta_changes_read(st_store *table, int64_t from_version, int64_t to_version,
                            delta_version_changes **out, size_t *count, st_err *e)
 {
     *out = NULL;
     *count = 0;
-    if (from_version < 0) return st_err_set(e, ST_ERR_ARG, "%s: negative start version", table_path);
+    const char *tp = st_store_root(table);
+    if (from_version < 0) return st_err_set(e, ST_ERR_ARG, "%s: negative start version", tp);
     size_t cap = 0;
     delta_version_changes *v = NULL;
     st_code rc = ST_OK;
     st_buf b = {0};
     for (int64_t ver = from_version; to_version < 0 || ver <= to_version; ver++) {
-        char *p = delta_commit_path(table_path, ver);
+        char key[DELTA_KEY_MAX], where[1200];
+        delta_commit_key(key, ver);
+        snprintf(where, sizeof where, "%s/%s", tp, key);
         st_buf_reset(&b);
         st_err le;
-        rc = st_read_file(p, &b, &le);
+        st_stat st = {0, -1};
+        rc = st_store_read(table, key, &b, &st, &le);
         if (rc == ST_ERR_NOTFOUND && to_version < 0) {
-            free(p);
             rc = ST_OK;
             break;
         }
         if (rc) {
             if (e) *e = le;
-            free(p);
             break;
         }
         if (*count == cap) {
@@ -101,9 +104,8 @@ st_code delta_changes_read(const char *table_path, int64_t from_version, int64_t
         memset(c, 0, sizeof *c);
         c->version = ver;
         c->timestamp_ms = -1;
-        rc = parse_commit(p, (const char *)b.data, b.len, c, e);
-        if (!rc && c->timestamp_ms < 0) c->timestamp_ms = delta_file_mtime_ms(p);
-        free(p);
+        rc = parse_commit(where, (const char *)b.data, b.len, c, e);
+        if (!rc && c->timestamp_ms < 0) c->timestamp_ms = st.mtime_ms;
         if (rc) break;
     }
     st_buf_free(&b);

@@ -9,14 +9,11 @@
  * delta-rs and DuckDB read. Levels are produced here by hand per leaf. */
 #include "delta/delta_internal.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "util/fsutil.h"
+#define LAST_CHECKPOINT_KEY DELTA_LOG_DIR "_last_checkpoint"
 
 /* ------------------------------------------------------------------ schema */
 
@@ -200,34 +197,33 @@ static void row_protocol(leaf_buf *L, const delta_snapshot *s)
     v_i32(&L[L_PR_W], s->min_writer);
 }
 
-/* Version in _last_checkpoint; -1 when missing, unparsable or multi-part (the
- * caller then lists _delta_log). One small file read. */
-int64_t delta_last_checkpoint_version(const char *table_path)
+/* Version in _last_checkpoint; -1 when missing or unparsable (the caller then lists the
+ * whole log). One small object read. */
+int64_t delta_last_checkpoint_version(st_store *store)
 {
-    char *p = st_path_join(table_path, "_delta_log/_last_checkpoint");
     st_buf b = {0};
     int64_t v = -1;
-    if (st_read_file(p, &b, NULL) == ST_OK) {
+    if (st_store_read(store, LAST_CHECKPOINT_KEY, &b, NULL, NULL) == ST_OK) {
         json_t *j = json_loadb((const char *)b.data, b.len, 0, NULL);
         json_t *x = json_object_get(j, "version");
-        if (json_is_integer(x) && !json_object_get(j, "parts")) v = json_integer_value(x);
+        if (json_is_integer(x) && json_integer_value(x) >= 0) v = json_integer_value(x);
         json_decref(j);
     }
     st_buf_free(&b);
-    free(p);
     return v;
 }
 
-#define RETENTION_MS (7LL * 24 * 3600 * 1000)
-
-/* Writes the snapshot as <version>.checkpoint.parquet (temp name, then rename, so
- * readers never see a partial file), then moves _last_checkpoint forward. Tombstones
- * older than the 7-day retention are dropped. Cost: O(files + txns) rows, one file. */
-st_code delta_checkpoint_write(const delta_snapshot *s, st_err *e)
+/* Writes the snapshot as <version>.checkpoint.parquet through a sink of the table's store
+ * (readers never see a partial file: it appears whole at close), then moves
+ * _last_checkpoint forward. Tombstones deleted before horizon_ms are dropped (expired).
+ * Cost: O(files + txns) rows, one file, one small write. */
+st_code delta_checkpoint_write(const delta_snapshot *s, int64_t horizon_ms, st_err *e)
 {
     if (s->min_reader > 2 || s->min_writer > 6)
         return st_err_set(e, ST_ERR_UNSUPPORTED, "%s: checkpoints of protocol %d/%d are not written by us",
                           s->table_path, s->min_reader, s->min_writer);
+    if (!s->store)
+        return st_err_set(e, ST_ERR_STATE, "%s: a state built in memory has no store to checkpoint into", s->table_path);
     leaf_buf L[NLEAVES];
     memset(L, 0, sizeof L);
     size_t rows = 0;
@@ -236,26 +232,23 @@ st_code delta_checkpoint_write(const delta_snapshot *s, st_err *e)
     rows += 2;
     for (size_t i = 0; i < s->ntxns; i++, rows++) row_txn(L, &s->txns[i]);
     for (size_t i = 0; i < s->files.count; i++, rows++) row_add(L, &s->files.items[i]);
-    int64_t horizon = delta_now_ms() - RETENTION_MS;
     for (size_t i = 0; i < s->tombstones.count; i++)
-        if (s->tombstones.items[i].modification_time >= horizon) {
+        if (s->tombstones.items[i].modification_time >= horizon_ms) {
             row_remove(L, &s->tombstones.items[i]);
             rows++;
         }
-
-    char uuid[37], name[160];
-    delta_uuid(uuid);
-    snprintf(name, sizeof name, "_delta_log/.%020lld.checkpoint.%s.parquet.tmp", (long long)s->version, uuid);
-    char *tmp = st_path_join(s->table_path, name);
-    char *final = delta_checkpoint_path(s->table_path, s->version);
-    char *lastp = st_path_join(s->table_path, "_delta_log/_last_checkpoint");
+    char key[DELTA_KEY_MAX];
+    delta_checkpoint_key(key, s->version);
     st_code rc = ST_OK;
     pq_file_info info = {0};
     pq_writer_options o;
     pq_writer_options_init(&o);
     o.codec = PQ_CODEC_SNAPPY;
     o.row_group_rows = (int64_t)rows + 1;
-    pq_writer *w = pq_writer_open(tmp, cp_nodes, (int)(sizeof cp_nodes / sizeof *cp_nodes), &o, e);
+    st_sink *sink;
+    pq_writer *w = st_store_open_sink(s->store, key, ST_SINK_REPLACE, &sink, e)
+                       ? NULL
+                       : pq_writer_open(sink, cp_nodes, (int)(sizeof cp_nodes / sizeof *cp_nodes), &o, e);
     if (!w) {
         rc = e ? e->code : ST_ERR_IO;
         goto done;
@@ -287,16 +280,11 @@ st_code delta_checkpoint_write(const delta_snapshot *s, st_err *e)
         goto done;
     }
     if ((rc = pq_writer_close(w, &info, e))) goto done;
-    if (rename(tmp, final) != 0) {
-        rc = st_err_set(e, ST_ERR_IO, "cannot rename %s to %s", tmp, final);
-        remove(tmp);
-        goto done;
-    }
-    if (delta_last_checkpoint_version(s->table_path) < s->version) {
+    if (delta_last_checkpoint_version(s->store) < s->version) {
         char txt[256];
         int n = snprintf(txt, sizeof txt, "{\"version\":%lld,\"size\":%zu,\"sizeInBytes\":%lld,\"numOfAddFiles\":%zu}\n",
                          (long long)s->version, rows, (long long)info.file_size, s->files.count);
-        rc = st_write_file_atomic(lastp, txt, (size_t)n, e);
+        rc = st_store_write(s->store, LAST_CHECKPOINT_KEY, txt, (size_t)n, e);
     }
 done:
     pq_file_info_free(&info);
@@ -305,9 +293,6 @@ done:
         st_buf_free(&L[i].rep);
         st_buf_free(&L[i].vals);
     }
-    free(tmp);
-    free(final);
-    free(lastp);
     return rc;
 }
 
@@ -649,14 +634,16 @@ static st_code apply_row_group(delta_snapshot *s, col *C, col *X, int64_t nrows,
  * file or a v2 sidecar) into s. Leaves are found by name, so checkpoints from Spark or
  * delta-rs load too; a leaf of an unexpected physical type is a damaged file (never read
  * as another type). Sidecar paths of a v2 file are appended to *sidecars (may be NULL).
- * A damaged file gives the reader's error naming the path. */
-static st_code read_checkpoint_file(delta_snapshot *s, const char *path, st_buf *sidecars, st_err *e)
+ * A damaged file gives the reader's error naming the path. Takes src over (closed here). */
+static st_code read_checkpoint_file(delta_snapshot *s, st_source *src, st_buf *sidecars, st_err *e)
 {
     st_code rc = ST_OK;
     col C[NLEAVES], X[NEXTRA];
     memset(C, 0, sizeof C);
     memset(X, 0, sizeof X);
-    pq_reader *r = pq_reader_open(path, e);
+    char path[1100];
+    snprintf(path, sizeof path, "%s", st_source_name(src));
+    pq_reader *r = pq_reader_open(src, e);
     if (!r) {
         rc = e ? e->code : ST_ERR_FORMAT;
         if (e && !strstr(e->msg, "checkpoint")) st_err_wrap(e, "reading checkpoint %s", path);
@@ -701,13 +688,32 @@ done:
     return rc;
 }
 
+/* Opens a checkpoint file by key and reads it (read_checkpoint_file). */
+static st_code read_checkpoint_key(delta_snapshot *s, const char *key, st_buf *sidecars, st_err *e)
+{
+    st_source *src;
+    st_code rc = st_store_open_source(s->store, key, &src, e);
+    if (rc) {
+        if (e) st_err_wrap(e, "reading checkpoint");
+        return rc;
+    }
+    return read_checkpoint_file(s, src, sidecars, e);
+}
+
+st_code delta_checkpoint_read_source(delta_snapshot *s, st_source *src, st_err *e)
+{
+    return read_checkpoint_file(s, src, NULL, e);
+}
+
 /* Reads a v2 checkpoint in JSON: its actions go through the commit decoder (which
  * ignores checkpointMetadata and sidecar); sidecar paths are collected on a second pass. */
-static st_code read_v2_json(delta_snapshot *s, const char *path, st_buf *sidecars, st_err *e)
+static st_code read_v2_json(delta_snapshot *s, const char *key, st_buf *sidecars, st_err *e)
 {
     st_buf text = {0};
-    st_code rc = st_read_file(path, &text, e);
-    if (!rc) rc = delta_state_apply_commit(s, (const char *)text.data, text.len, path, e);
+    char where[1200];
+    snprintf(where, sizeof where, "%s/%s", s->table_path, key);
+    st_code rc = st_store_read(s->store, key, &text, NULL, e);
+    if (!rc) rc = delta_state_apply_commit(s, (const char *)text.data, text.len, where, e);
     for (size_t i = 0; !rc && i < text.len;) {
         size_t j = i;
         while (j < text.len && text.data[j] != '\n') j++;
@@ -739,75 +745,76 @@ static st_code read_sidecars(delta_snapshot *s, st_buf *sidecars, st_err *e)
     char **sc = (char **)(void *)sidecars->data;
     size_t n = sidecars->len / sizeof(char *);
     st_code rc = ST_OK;
+    st_buf key = {0};
     for (size_t i = 0; i < n && !rc; i++) {
         if (strchr(sc[i], '/') || strstr(sc[i], "..") || !sc[i][0]) {
             rc = st_err_set(e, ST_ERR_UNSUPPORTED, "%s: sidecar path '%s' is not a file name in _delta_log/_sidecars",
                             s->table_path, sc[i]);
             break;
         }
-        char rel[4200];
-        snprintf(rel, sizeof rel, "_delta_log/_sidecars/%s", sc[i]);
-        char *full = st_path_join(s->table_path, rel);
-        rc = read_checkpoint_file(s, full, NULL, e);
-        free(full);
+        st_buf_reset(&key);
+        st_buf_printf(&key, DELTA_LOG_DIR "_sidecars/%s", sc[i]);
+        rc = read_checkpoint_key(s, st_buf_cstr(&key), NULL, e);
     }
+    st_buf_free(&key);
     free_sidecars(sidecars);
     return rc;
 }
 
 /* See delta_internal.h: finds what kind of checkpoint `version` has (classic file first,
  * then a v2 one, then a complete multi-part set) and loads it into an empty state.
- * Cost: one directory listing unless the classic file exists, then the files themselves. */
+ * Cost: the classic file when it exists, else one listing of the version's checkpoint
+ * files (prefix "_delta_log/<version>.checkpoint."), then the files themselves. */
 st_code delta_checkpoint_read(delta_snapshot *s, int64_t version, st_err *e)
 {
-    char *path = delta_checkpoint_path(s->table_path, version);
-    st_buf sidecars = {0};
-    st_code rc;
-    if (access(path, F_OK) == 0) {
-        rc = read_checkpoint_file(s, path, NULL, e);
-        free(path);
+    char key[DELTA_KEY_MAX];
+    delta_checkpoint_key(key, version);
+    st_source *src;
+    st_err le;
+    st_code rc = st_store_open_source(s->store, key, &src, &le);
+    if (rc == ST_OK) return read_checkpoint_file(s, src, NULL, e);
+    if (rc != ST_ERR_NOTFOUND) {
+        if (e) {
+            *e = le;
+            st_err_wrap(e, "reading checkpoint");
+        }
         return rc;
     }
-    free(path);
-    char *dir = delta_log_dir(s->table_path);
-    DIR *d = opendir(dir);
-    if (!d) {
-        rc = st_err_set(e, ST_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
-        free(dir);
+    char prefix[DELTA_KEY_MAX];
+    snprintf(prefix, sizeof prefix, DELTA_LOG_DIR "%020lld.checkpoint.", (long long)version);
+    st_list l = {0};
+    if ((rc = st_store_list(s->store, prefix, NULL, 0, &l, e))) {
+        st_list_free(&l);
         return rc;
     }
-    char v2name[256] = "";
+    const char *v2 = NULL;
     int total = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    for (size_t i = 0; i < l.count; i++) {
         int64_t v;
         int part, tot;
-        int k = delta_parse_log_name(de->d_name, &v, &part, &tot);
+        int k = delta_parse_log_name(l.items[i].key + strlen(DELTA_LOG_DIR), &v, &part, &tot);
         if (v != version) continue;
-        if (k == 4 && strlen(de->d_name) < sizeof v2name) snprintf(v2name, sizeof v2name, "%s", de->d_name);
-        if (k == 3 && tot > total) total = tot;   /* the listing kept only complete sets */
+        if (k == 4) v2 = l.items[i].key;
+        if (k == 3 && tot > total) total = tot;   /* delta_list_log offered only complete sets */
     }
-    closedir(d);
-    if (v2name[0]) {
-        char *full = st_path_join(dir, v2name);
-        size_t n = strlen(v2name);
-        rc = n > 5 && !strcmp(v2name + n - 5, ".json") ? read_v2_json(s, full, &sidecars, e)
-                                                       : read_checkpoint_file(s, full, &sidecars, e);
-        free(full);
+    st_buf sidecars = {0};
+    if (v2) {
+        size_t n = strlen(v2);
+        rc = n > 5 && !strcmp(v2 + n - 5, ".json") ? read_v2_json(s, v2, &sidecars, e)
+                                                   : read_checkpoint_key(s, v2, &sidecars, e);
         if (!rc) rc = read_sidecars(s, &sidecars, e);
         else free_sidecars(&sidecars);
     } else if (total > 0) {
         rc = ST_OK;
         for (int p = 1; p <= total && !rc; p++) {
-            char name[96];
-            snprintf(name, sizeof name, "%020lld.checkpoint.%010d.%010d.parquet", (long long)version, p, total);
-            char *full = st_path_join(dir, name);
-            rc = read_checkpoint_file(s, full, NULL, e);
-            free(full);
+            char pk[DELTA_KEY_MAX];
+            snprintf(pk, sizeof pk, DELTA_LOG_DIR "%020lld.checkpoint.%010d.%010d.parquet", (long long)version, p, total);
+            rc = read_checkpoint_key(s, pk, NULL, e);
         }
     } else {
-        rc = st_err_set(e, ST_ERR_NOTFOUND, "%s: no checkpoint file for version %lld", dir, (long long)version);
+        rc = st_err_set(e, ST_ERR_NOTFOUND, "%s/_delta_log: no checkpoint file for version %lld", s->table_path,
+                        (long long)version);
     }
-    free(dir);
+    st_list_free(&l);
     return rc;
 }

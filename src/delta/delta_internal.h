@@ -7,22 +7,38 @@
 #include <stdint.h>
 
 #include "delta/delta.h"
+#include "store/store.h"
 #include "util/buf.h"
+#include "util/strmap.h"
 
-/* ---- string -> index map (open addressing, linear probing; keys borrowed) */
+/* ---- string -> index map: util/strmap.h with borrowed keys, the index stored + 1 as the value
+ * (so that 0, NULL, means absent). Zeroed = empty; the map is made on the first put. */
 typedef struct delta_map {
-    const char **keys;
-    size_t *vals;
-    size_t cap, count;
+    strmap *m;
 } delta_map;
 
-void delta_map_free(delta_map *m);
+static inline void delta_map_free(delta_map *m)
+{
+    strmap_destroy(m->m);
+    m->m = NULL;
+}
 /* Index stored for key, or (size_t)-1. O(1) expected. */
-size_t delta_map_get(const delta_map *m, const char *key);
+static inline size_t delta_map_get(const delta_map *m, const char *key)
+{
+    void *v = m->m ? strmap_get(m->m, key) : NULL;
+    return v ? (size_t)((uintptr_t)v - 1) : (size_t)-1;
+}
 /* Inserts or replaces; key must stay valid while in the map. */
-void delta_map_put(delta_map *m, const char *key, size_t val);
-/* Removes key (backward-shift deletion keeps probes short). No-op when absent. */
-void delta_map_del(delta_map *m, const char *key);
+static inline void delta_map_put(delta_map *m, const char *key, size_t val)
+{
+    if (!m->m) m->m = strmap_new_borrowed();
+    strmap_put(m->m, key, (void *)(uintptr_t)(val + 1));
+}
+/* Removes key. No-op when absent. */
+static inline void delta_map_del(delta_map *m, const char *key)
+{
+    if (m->m) strmap_remove(m->m, key);
+}
 
 /* ---- owned txn entry */
 typedef struct delta_txn_entry {
@@ -31,9 +47,14 @@ typedef struct delta_txn_entry {
     int64_t last_updated;
 } delta_txn_entry;
 
-/* ---- the table state (a snapshot) */
+/* ---- the table state (a snapshot; delta_state.c)
+ * What the log says at one version, and nothing about how it was read: delta_state.c
+ * applies actions to it, delta_snapshot.c (log replay) and delta_checkpoint.c fill it from
+ * the files, delta_table.c and the maintenance commands read it. */
 struct delta_snapshot {
-    char *table_path;
+    char *table_path;         /* the table's root, for messages */
+    st_store *store;          /* where it was read from; NULL for a state built in memory */
+    int owns_store;           /* closed with the snapshot (delta_snapshot_load opened it) */
     int64_t version;
     int64_t checkpoint_version;
     int has_protocol, has_metadata;
@@ -63,11 +84,14 @@ struct delta_snapshot {
     delta_map txn_index;
     int64_t last_commit_ms;
     int64_t meta_changes;     /* count of metaData/protocol actions applied */
+    int no_tombstones;        /* 1: removes are not remembered (a writer handle that never
+                                 checkpoints: its memory does not grow with the removes it sees) */
 };
 
-delta_snapshot *delta_snapshot_empty(const char *table_path);
-/* Applies the commits after s->version until the next one is missing (incremental
- * refresh: one open per new version plus one failed open). */
+/* An empty state (version -1) named table_path, reading from store (borrowed, may be NULL). */
+delta_snapshot *delta_snapshot_empty(const char *table_path, st_store *store);
+/* Log replay (delta_snapshot.c): applies the commits after s->version until the next one is
+ * missing (incremental refresh: one read per new version plus one that finds nothing). */
 st_code delta_snapshot_catch_up(delta_snapshot *s, st_err *e);
 
 /* Applies one action object ({"add":{...}} etc.) to the state. `where` names the file
@@ -83,8 +107,11 @@ st_code delta_state_check_readable(const delta_snapshot *s, const char *where, s
 void delta_state_set_txn(delta_snapshot *s, const char *app_id, int64_t version, int64_t last_updated);
 /* Adds a file (replaces one with the same path; drops a tombstone for it). f is moved in. */
 void delta_state_add_file(delta_snapshot *s, delta_file *f);
-/* Removes a file by path and records the tombstone (moved in). */
+/* Removes a file by path and records the tombstone (moved in; freed when no_tombstones). */
 void delta_state_remove_file(delta_snapshot *s, delta_file *tomb);
+/* Forgets the tombstones whose deletionTimestamp is before horizon_ms (INT64_MAX: all).
+ * O(tombstones). */
+void delta_state_expire_tombstones(delta_snapshot *s, int64_t horizon_ms);
 
 /* ---- log encoding (delta_log.c) */
 /* Parses an add/remove object into f (zeroed first). */
@@ -100,11 +127,12 @@ json_t *delta_protocol_to_json(const delta_snapshot *s);
 /* Appends one JSON object as a line (compact, sorted keys not required). */
 void delta_json_line(st_buf *b, json_t *obj);
 
-/* ---- paths and names (delta_util.c) */
-/* "<table>/_delta_log/%020lld.json" etc.; malloc'd. */
-char *delta_commit_path(const char *table_path, int64_t version);
-char *delta_checkpoint_path(const char *table_path, int64_t version);
-char *delta_log_dir(const char *table_path);
+/* ---- log keys and names (delta_util.c): keys are relative to the table's store */
+#define DELTA_LOG_DIR "_delta_log/"
+#define DELTA_KEY_MAX 96
+/* "_delta_log/%020lld.json" and "_delta_log/%020lld.checkpoint.parquet" into buf. */
+const char *delta_commit_key(char buf[DELTA_KEY_MAX], int64_t version);
+const char *delta_checkpoint_key(char buf[DELTA_KEY_MAX], int64_t version);
 /* Random RFC 4122 version 4 UUID text (36 chars + NUL). */
 void delta_uuid(char out[37]);
 int64_t delta_now_ms(void);
@@ -112,33 +140,76 @@ int64_t delta_now_ms(void);
 void delta_escape_partition(st_buf *b, const char *v);
 /* URI-encodes a relative path for the log (keeps unreserved chars and '/', '='). */
 void delta_uri_encode_path(st_buf *b, const char *p);
-/* Decodes %XX sequences; malloc'd. */
-char *delta_uri_decode(const char *p);
-/* Lists the versions in _delta_log: commits (sorted ascending) and classic single-file
- * checkpoints. ST_ERR_NOTFOUND when the folder does not exist. */
 /* Kind of a _delta_log file name: 1 commit, 2 classic checkpoint, 3 multi-part checkpoint
  * part (*part of *total), 4 v2 checkpoint (<v>.checkpoint.<uuid>.json|parquet), 0 other. */
 int delta_parse_log_name(const char *name, int64_t *v, int *part, int *total);
-st_code delta_list_log(const char *table_path, int64_t **commits, size_t *ncommits, int64_t **checkpoints,
-                       size_t *ncheckpoints, st_err *e);
-/* Mtime of a file in ms, -1 when it cannot be stat'ed. */
-int64_t delta_file_mtime_ms(const char *path);
+
+/* A version in the log and the modification time of its file (of the first part of a
+ * multi-part checkpoint). */
+typedef struct delta_log_version {
+    int64_t version;
+    int64_t mtime_ms;
+} delta_log_version;
+
+/* The commits and checkpoints of a log listing, each sorted by version (checkpoints: one
+ * entry per version that has a complete one, of any kind). */
+typedef struct delta_log_listing {
+    delta_log_version *commits, *checkpoints;
+    size_t ncommits, ncheckpoints;
+} delta_log_listing;
+
+/* Lists the files of _delta_log of versions >= from (from <= 0: all of it) with one store
+ * listing (start-after "_delta_log/<from>"). With from = the last checkpoint the cost does
+ * not grow with the table's history on object storage (a POSIX folder is still read whole
+ * by readdir, but only the names from `from` on are stat'ed and kept). An empty or missing
+ * _delta_log gives an empty listing. */
+st_code delta_list_log(st_store *store, int64_t from, delta_log_listing *out, st_err *e);
+void delta_log_listing_free(delta_log_listing *l);
+/* Index of version v in a sorted array, or -1 (binary search). */
+long delta_log_find(const delta_log_version *v, size_t n, int64_t version);
+
+/* ---- retentions (delta_vacuum.c) */
+/* The retention to apply: opt when >= 0, else the table property `key` (an interval, see
+ * delta_parse_interval_ms), else def. ST_ERR_ARG naming the table and property when the
+ * property is not an interval. */
+st_code delta_retention_ms(const delta_snapshot *s, int64_t opt, const char *key, int64_t def, int64_t *out,
+                           st_err *e);
+#define DELTA_DEFAULT_FILE_RETENTION_MS (7LL * 24 * 3600 * 1000)
+#define DELTA_DEFAULT_LOG_RETENTION_MS (30LL * 24 * 3600 * 1000)
+
+/* ---- new data files (delta_table.c) */
+/* Deletes the data files of `files` (this writer's, never referenced by a visible commit);
+ * errors are ignored (an orphan is vacuum's). */
+void delta_files_delete(st_store *store, const delta_file *files, size_t n);
 
 /* ---- checkpoints (delta_checkpoint.c) */
-/* Writes <version>.checkpoint.parquet from the state then _last_checkpoint (only
- * moving it forward). */
-st_code delta_checkpoint_write(const delta_snapshot *s, st_err *e);
-/* Loads a checkpoint file into an empty state. */
+/* Writes <version>.checkpoint.parquet of the state into its store (atomically: readers see
+ * a complete file or none), then _last_checkpoint (only moving it forward). Tombstones
+ * deleted before horizon_ms are left out (expired). */
+st_code delta_checkpoint_write(const delta_snapshot *s, int64_t horizon_ms, st_err *e);
+/* Loads the checkpoint of `version` (classic, v2 or multi-part) into an empty state. */
 st_code delta_checkpoint_read(delta_snapshot *s, int64_t version, st_err *e);
+/* Loads one checkpoint Parquet file from src (closed here) into s; sidecar paths it names
+ * are ignored. The fuzzer's entry point. */
+st_code delta_checkpoint_read_source(delta_snapshot *s, st_source *src, st_err *e);
 /* Reads _last_checkpoint: its version, or -1 when missing/unreadable (callers then list). */
-int64_t delta_last_checkpoint_version(const char *table_path);
+int64_t delta_last_checkpoint_version(st_store *store);
 
-/* Length in bytes of the first max_cp code points of valid UTF-8 s, -1 if s is not valid
- * UTF-8; *truncated says whether s was longer (string stats are cut to a prefix). */
-long delta_utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncated);
 /* A timestamp (us) as a stats bound: millisecond ISO string, the max rounded up; NULL outside
  * years 0001..9999. */
 json_t *delta_stats_ts_json(int64_t us, int round_up);
+/* A data file column as its Delta `stats` describe it. nonfinite: a NaN or +-Inf double was
+ * written (then no bounds: NaN has no order, +-Inf is not JSON). */
+typedef struct delta_stats_col {
+    const char *name;
+    delta_type type;
+    int nullable;
+    int nonfinite;
+} delta_stats_col;
+/* The Delta `stats` JSON text (malloc'd) of a file from the Parquet writer's per-column
+ * statistics (cols[i] is leaf i): numRecords, minValues/maxValues (strings cut to 32 code points,
+ * a max only when exact, as Spark does), nullCount. O(columns): the writer kept the bounds. */
+char *delta_stats_json(const delta_stats_col *cols, int ncols, const pq_file_info *info);
 /* The codec part of a data file name as Spark writes it (".snappy", ".zstd", ...). */
 const char *delta_codec_ext(pq_codec c);
 

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "util/fsutil.h"
+#include "util/uri.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 
 #define DEFAULT_TARGET (128LL * 1024 * 1024)
 
@@ -34,17 +34,11 @@ void delta_optimize_options_init(delta_optimize_options *o)
  * output's open row group (compressed), not the whole group. Delta stats come from the
  * writer's per-column statistics, formatted as delta_writer.c does. */
 
-#define STATS_STRING_PREFIX 32 /* code points kept for string min/max, like Spark */
 
 const delta_table_options *delta_table_opts(const delta_table *t);
 
 /* One output column (a non-partition schema field) while a group is written. */
-typedef struct out_col {
-    const char *name;
-    delta_type type;
-    int nullable;
-    int nonfinite;          /* a NaN or +-Inf double was written: no bounds (as delta_writer.c) */
-} out_col;
+typedef delta_stats_col out_col;
 
 /* Converted values of one chunk; freed after pq_writer_write. */
 typedef struct conv {
@@ -137,15 +131,15 @@ static st_code convert_chunk(out_col *oc, const pq_schema_node *node, int16_t ma
 
 /* Appends every row of input file f to the writer. Partition columns are not stored
  * in data files (their value is the group's). Cost: decodes the file once. */
-static st_code copy_file(pq_writer *w, out_col *cols, int ncols, const char *table_path, const delta_file *f,
+static st_code copy_file(pq_writer *w, out_col *cols, int ncols, st_store *table, const delta_file *f,
                          int64_t *rows, st_err *e)
 {
-    char *full = delta_file_local_path(table_path, f);
+    char *full = delta_file_local_path(st_store_root(table), f); /* for messages */
     st_code rc = ST_OK;
     pq_column_data *cd = st_xcalloc((size_t)ncols + 1, sizeof *cd);
     conv *cv = st_xcalloc((size_t)ncols + 1, sizeof *cv);
     pq_column_batch *out = st_xcalloc((size_t)ncols + 1, sizeof *out);
-    pq_reader *r = pq_reader_open(full, e);
+    pq_reader *r = delta_file_reader_open(table, f, e);
     if (!r) {
         rc = e ? e->code : ST_ERR_IO;
         goto done;
@@ -187,67 +181,11 @@ done:
     return rc;
 }
 
-/* Delta stats JSON text for the file from the writer's column statistics. */
-static char *stats_text(const out_col *cols, int ncols, const pq_file_info *info)
-{
-    json_t *mins = json_object(), *maxs = json_object(), *nulls = json_object();
-    for (int i = 0; i < ncols && i < info->num_leaves; i++) {
-        const pq_column_stats *st = &info->columns[i];
-        const out_col *c = &cols[i];
-        json_object_set_new(nulls, c->name, json_integer(st->null_count));
-        if (!st->has_min_max || c->type == DELTA_TYPE_BOOLEAN) continue;
-        json_t *mn = NULL, *mx = NULL;
-        char a[32], b[32];
-        int trunc;
-        long l;
-        switch (c->type) {
-        case DELTA_TYPE_INTEGER:
-            mn = json_integer(st->min.i32);
-            mx = json_integer(st->max.i32);
-            break;
-        case DELTA_TYPE_DATE:
-            st_format_date(st->min.i32, a, sizeof a);
-            st_format_date(st->max.i32, b, sizeof b);
-            mn = json_string(a);
-            mx = json_string(b);
-            break;
-        case DELTA_TYPE_LONG:
-            mn = json_integer(st->min.i64);
-            mx = json_integer(st->max.i64);
-            break;
-        case DELTA_TYPE_TIMESTAMP:
-            mn = delta_stats_ts_json(st->min.i64, 0);
-            mx = delta_stats_ts_json(st->max.i64, 1);
-            break;
-        case DELTA_TYPE_DOUBLE:
-            if (c->nonfinite) break; /* NaN has no order, +-Inf is not JSON */
-            mn = json_real(st->min.f64 == 0 ? -0.0 : st->min.f64);
-            mx = json_real(st->max.f64 == 0 ? 0.0 : st->max.f64);
-            break;
-        case DELTA_TYPE_STRING:
-            /* a prefix of the min is still a lower bound; a truncated max is not */
-            l = delta_utf8_prefix(st->min_bytes, st->min_len, STATS_STRING_PREFIX, &trunc);
-            if (l >= 0) mn = json_stringn((const char *)st->min_bytes, (size_t)l);
-            l = delta_utf8_prefix(st->max_bytes, st->max_len, STATS_STRING_PREFIX, &trunc);
-            if (l >= 0 && !trunc) mx = json_stringn((const char *)st->max_bytes, (size_t)l);
-            break;
-        default: break;
-        }
-        if (mn) json_object_set_new(mins, c->name, mn);
-        if (mx) json_object_set_new(maxs, c->name, mx);
-    }
-    json_t *stats = json_pack("{s:I, s:o, s:o, s:o}", "numRecords", (json_int_t)info->num_rows, "minValues", mins,
-                              "maxValues", maxs, "nullCount", nulls);
-    char *txt = json_dumps(stats, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(stats);
-    return txt;
-}
-
 /* Rewrites the `n` files of a group as one new file in the folder of the first (its
  * partition folder) and appends its add action (partition values copied from the
  * first input) to adds. On failure the new file is removed. */
-static st_code rewrite_group(delta_table *t, const delta_file *const *files, size_t n, delta_file_list *adds,
-                             int64_t *rows_out, st_err *e)
+static st_code rewrite_group(delta_table *t, const delta_file *const *files, size_t n, int64_t rg_rows,
+                             delta_file_list *adds, int64_t *rows_out, st_err *e)
 {
     const delta_snapshot *s = delta_table_snapshot(t);
     const delta_table_options *topt = delta_table_opts(t);
@@ -265,7 +203,7 @@ static st_code rewrite_group(delta_table *t, const delta_file *const *files, siz
         cols[i].nullable = delta_schema_field_nullable(s->schema, (size_t)fi);
     }
     /* the folder of the first input (decoded), then a Spark-like name */
-    char *dec = delta_uri_decode(files[0]->path);
+    char *dec = st_uri_decode(files[0]->path, NULL);
     char *slash = strrchr(dec, '/');
     st_buf rel = {0};
     if (slash) st_buf_append(&rel, dec, (size_t)(slash - dec + 1));
@@ -273,23 +211,25 @@ static st_code rewrite_group(delta_table *t, const delta_file *const *files, siz
     char uuid[37];
     delta_uuid(uuid);
     st_buf_printf(&rel, "part-00000-%s.c000%s.parquet", uuid, delta_codec_ext(topt->codec));
-    char *full = st_path_join(delta_table_path(t), st_buf_cstr(&rel));
     pq_writer_options wo;
     pq_writer_options_init(&wo);
     wo.codec = topt->codec;
     if (topt->row_group_rows > 0) wo.row_group_rows = topt->row_group_rows;
+    if (rg_rows > 0 && rg_rows < wo.row_group_rows) wo.row_group_rows = rg_rows;
     pq_file_info info;
     memset(&info, 0, sizeof info);
     int64_t rows = 0;
-    pq_writer *w = pq_writer_open(full, nodes, nnodes, &wo, e);
+    st_sink *sink;
+    pq_writer *w = st_store_open_sink(delta_table_store(t), st_buf_cstr(&rel), ST_SINK_REPLACE, &sink, e)
+                       ? NULL
+                       : pq_writer_open(sink, nodes, nnodes, &wo, e);
     if (!w) {
         rc = e ? e->code : ST_ERR_IO;
         goto done;
     }
-    for (size_t k = 0; k < n && !rc; k++) rc = copy_file(w, cols, nnodes, delta_table_path(t), files[k], &rows, e);
+    for (size_t k = 0; k < n && !rc; k++) rc = copy_file(w, cols, nnodes, delta_table_store(t), files[k], &rows, e);
     if (rc) {
-        pq_writer_abort(w);
-        unlink(full);
+        pq_writer_abort(w); /* leaves nothing */
         goto done;
     }
     if ((rc = pq_writer_close(w, &info, e))) goto done;
@@ -299,10 +239,9 @@ static st_code rewrite_group(delta_table *t, const delta_file *const *files, siz
     delta_uri_encode_path(&enc, st_buf_cstr(&rel));
     f.path = (char *)st_buf_detach(&enc, &(size_t){0});
     f.size = info.file_size;
-    f.modification_time = delta_file_mtime_ms(full);
-    if (f.modification_time < 0) f.modification_time = delta_now_ms();
+    f.modification_time = info.mtime_ms > 0 ? info.mtime_ms : delta_now_ms();
     f.data_change = 0;
-    f.stats = stats_text(cols, nnodes, &info);
+    f.stats = delta_stats_json(cols, nnodes, &info);
     f.num_records = info.num_rows;
     f.num_partition_values = files[0]->num_partition_values;
     f.partition_values = st_xcalloc(f.num_partition_values ? f.num_partition_values : 1, sizeof *f.partition_values);
@@ -317,7 +256,6 @@ static st_code rewrite_group(delta_table *t, const delta_file *const *files, siz
     *rows_out += rows;
 done:
     pq_file_info_free(&info);
-    free(full);
     st_buf_free(&rel);
     free(cols);
     free(nodes);
@@ -387,6 +325,86 @@ static int by_time(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Appends a bin of the n files (copied pointers) to the plan. */
+static void add_bin(plan *p, const delta_file *const *files, size_t n, int64_t bytes)
+{
+    if (p->nbins == p->bin_cap) {
+        p->bin_cap = p->bin_cap ? p->bin_cap * 2 : 8;
+        p->bins = st_xrealloc(p->bins, p->bin_cap * sizeof *p->bins);
+    }
+    bin *b = &p->bins[p->nbins++];
+    b->n = n;
+    b->files = st_xmalloc(n * sizeof *b->files);
+    memcpy(b->files, files, n * sizeof *b->files);
+    qsort(b->files, n, sizeof *b->files, by_time); /* rows keep the commit order within the bin */
+    b->bytes = bytes;
+}
+
+/* Packs the partition's small files whole: in commit order, a bin closes when the next file
+ * would pass the target; bins of one file are dropped (nothing to merge). */
+static void plan_whole(plan *p, partition_group *g, int64_t target)
+{
+    qsort(g->files, g->n, sizeof *g->files, by_time);
+    size_t start = 0;
+    while (start < g->n) {
+        size_t end = start;
+        int64_t bytes = 0;
+        while (end < g->n && (end == start || bytes + g->files[end]->size <= target)) bytes += g->files[end++]->size;
+        if (end - start >= 2) add_bin(p, g->files + start, end - start, bytes);
+        start = end;
+    }
+}
+
+/* Smallest first, then commit order. */
+static int by_size(const void *a, const void *b)
+{
+    const delta_file *x = *(const delta_file *const *)a, *y = *(const delta_file *const *)b;
+    if (x->size != y->size) return x->size < y->size ? -1 : 1;
+    return by_time(a, b);
+}
+
+/* One bin of the smallest files: each joins while it is at most twice as big as the files
+ * taken so far together (and the bin stays within the target). The biggest input is then at
+ * most 2/3 of the output, so a row's file grows by half at least each time it is rewritten:
+ * a row is rewritten at most log1.5(target / its first file's size) times. What is left are
+ * files each more than twice all smaller ones together: at most log3(target / smallest) of
+ * them, fewer than a min_files of 32, so the count trigger does not fire on them again. */
+static void plan_tiered(plan *p, partition_group *g, int64_t target)
+{
+    qsort(g->files, g->n, sizeof *g->files, by_size);
+    size_t start = 0, n = 0;
+    int64_t bytes = 0;
+    while (start + n < g->n) {
+        int64_t next = g->files[start + n]->size;
+        if (n == 0 || (next <= 2 * bytes && bytes + next <= target)) {
+            bytes += next;
+            n++;
+            continue;
+        }
+        if (n >= 2) break;
+        /* a file alone, more than half the size of the next: it is one of the files left, and the
+         * bin starts again from the next (stopping here would leave every bigger small file
+         * unmerged behind one tiny file, and the count trigger firing on them for ever) */
+        start++;
+        n = 0;
+        bytes = 0;
+    }
+    if (n >= 2) add_bin(p, g->files + start, n, bytes);
+}
+
+/* The age trigger: the partition's oldest small file was written compact_after_ms ago (newest:
+ * every small file was, the partition has gone quiet). */
+static int aged(const partition_group *g, const delta_optimize_options *o, int64_t now, int newest)
+{
+    if (o->compact_after_ms <= 0) return 0;
+    int64_t t = newest ? INT64_MIN : INT64_MAX;
+    for (size_t i = 0; i < g->n; i++) {
+        int64_t m = g->files[i]->modification_time;
+        if (newest ? m > t : m < t) t = m;
+    }
+    return now - t >= o->compact_after_ms;
+}
+
 /* Groups the snapshot's active small files by partition, then bin-packs each partition
  * greedily in commit order (a bin closes when the next file would pass the target);
  * bins of one file are dropped (nothing to merge). O(files log files). */
@@ -427,32 +445,21 @@ static void plan_make(plan *p, const delta_snapshot *s, const delta_optimize_opt
         g->files[g->n++] = f;
     }
     st_buf_free(&key);
+    int64_t now = o->now_ms > 0 ? o->now_ms : delta_now_ms();
+    size_t min_files = (size_t)(o->min_files > 1 ? o->min_files : 2);
     for (size_t gi = 0; gi < p->nparts; gi++) {
         partition_group *g = &p->parts[gi];
-        if (g->n < (size_t)(o->min_files > 1 ? o->min_files : 2)) continue;
-        qsort(g->files, g->n, sizeof *g->files, by_time);
-        size_t start = 0;
-        int used = 0;
-        while (start < g->n) {
-            size_t end = start;
-            int64_t bytes = 0;
-            while (end < g->n && (end == start || bytes + g->files[end]->size <= o->target_size))
-                bytes += g->files[end++]->size;
-            if (end - start >= 2) {
-                if (p->nbins == p->bin_cap) {
-                    p->bin_cap = p->bin_cap ? p->bin_cap * 2 : 8;
-                    p->bins = st_xrealloc(p->bins, p->bin_cap * sizeof *p->bins);
-                }
-                bin *b = &p->bins[p->nbins++];
-                b->n = end - start;
-                b->files = st_xmalloc(b->n * sizeof *b->files);
-                memcpy(b->files, g->files + start, b->n * sizeof *b->files);
-                b->bytes = bytes;
-                used = 1;
-            }
-            start = end;
+        if (g->n < 2) continue;
+        size_t before = p->nbins;
+        int triggered = g->n >= min_files || aged(g, o, now, 0);
+        if (!o->tiered) {
+            if (triggered) plan_whole(p, g, o->target_size);
+        } else if (aged(g, o, now, 1)) {
+            plan_whole(p, g, o->target_size); /* quiet: nothing more will join, pack it all */
+        } else if (triggered) {
+            plan_tiered(p, g, o->target_size);
         }
-        p->partitions += used;
+        p->partitions += p->nbins > before;
     }
 }
 
@@ -535,47 +542,73 @@ static char *operation_metrics(const plan *p, const delta_file_list *adds, int64
 
 /* ------------------------------------------------------------------ entry point */
 
-/* Deletes the files of adds (never committed) and empties the list. */
-static void unlink_adds(const char *table_path, delta_file_list *adds)
+/* Rows per output row group for about row_group_bytes, from the bin's rows per byte (0: the
+ * table's setting, also when the inputs carry no row counts). */
+static int64_t bin_row_group_rows(const bin *b, int64_t row_group_bytes)
 {
-    for (size_t i = 0; i < adds->count; i++) {
-        char *p = delta_file_local_path(table_path, &adds->items[i]);
-        unlink(p);
-        free(p);
+    if (row_group_bytes <= 0) return 0;
+    int64_t rows = 0, bytes = 0;
+    for (size_t k = 0; k < b->n; k++) {
+        if (b->files[k]->num_records < 0) return 0;
+        rows += b->files[k]->num_records;
+        bytes += b->files[k]->size;
     }
-    delta_file_list_free(adds);
+    if (rows <= 0 || bytes <= 0) return 0;
+    double r = (double)row_group_bytes * (double)rows / (double)bytes;
+    return r < 1024 ? 1024 : r > 1e12 ? 0 : (int64_t)r;
 }
 
 /* Rewrites every bin of the plan into adds (one file per bin). */
-static st_code write_bins(delta_table *t, const plan *p, delta_file_list *adds, int64_t *rows, st_err *e)
+static st_code write_bins(delta_table *t, const plan *p, int64_t row_group_bytes, delta_file_list *adds,
+                          int64_t *rows, st_err *e)
 {
     st_code rc = ST_OK;
-    for (size_t bi = 0; bi < p->nbins && !rc; bi++) rc = rewrite_group(t, p->bins[bi].files, p->bins[bi].n, adds, rows, e);
+    for (size_t bi = 0; bi < p->nbins && !rc; bi++)
+        rc = rewrite_group(t, p->bins[bi].files, p->bins[bi].n, bin_row_group_rows(&p->bins[bi], row_group_bytes),
+                           adds, rows, e);
     return rc;
 }
 
-/* See delta.h. One attempt = plan from the handle's snapshot, write, commit; a
- * conflict (an input removed, metadata changed) deletes our new files, refreshes and
- * re-plans. Files written by an attempt that failed otherwise are deleted too, except
- * when the commit itself failed with an I/O error (then it may have landed: the files
- * are left for vacuum rather than risk deleting committed data). */
+/* See delta.h: a handle of its own for one run. */
 st_code delta_table_optimize(const char *path, const delta_optimize_options *opts, delta_optimize_result *res,
                              st_err *e)
 {
+    if (opts && opts->target_size <= 0)
+        return st_err_set(e, ST_ERR_ARG, "optimize %s: target size must be positive", path);
+    /* NULL options: the table's own delta.checkpointInterval applies */
+    delta_table *t = delta_table_open(path, NULL, e);
+    if (!t) {
+        if (res) {
+            memset(res, 0, sizeof *res);
+            res->version = -1;
+        }
+        return e ? e->code : ST_ERR_NOTFOUND;
+    }
+    st_code rc = delta_table_compact(t, opts, res, e);
+    delta_table_destroy(t);
+    return rc;
+}
+
+/* See delta.h. One attempt = plan from the handle's snapshot, write, commit through
+ * delta_table_commit_files (the one policy for new files: deleted when the commit is known
+ * not to have landed, kept when it may have); a conflict (an input removed, metadata
+ * changed) refreshes and re-plans. */
+st_code delta_table_compact(delta_table *t, const delta_optimize_options *opts, delta_optimize_result *res,
+                            st_err *e)
+{
+    const char *path = delta_table_path(t);
     delta_optimize_options o;
     if (opts) o = *opts;
     else delta_optimize_options_init(&o);
-    if (o.target_size <= 0) return st_err_set(e, ST_ERR_ARG, "optimize %s: target size must be positive", path);
-    if (o.max_attempts < 1) o.max_attempts = 1;
     delta_optimize_result r;
     memset(&r, 0, sizeof r);
     r.version = -1;
+    if (res) *res = r;
+    if (o.target_size <= 0) return st_err_set(e, ST_ERR_ARG, "optimize %s: target size must be positive", path);
+    if (o.max_attempts < 1) o.max_attempts = 1;
 
-    /* NULL options: the table's own delta.checkpointInterval applies */
-    delta_table *t = delta_table_open(path, NULL, e);
-    if (!t) return e ? e->code : ST_ERR_NOTFOUND;
-
-    st_code rc = ST_OK;
+    st_code rc = delta_table_refresh(t, e);
+    if (rc) return rc;
     plan p;
     memset(&p, 0, sizeof p);
     delta_file_list adds = {0}, removes = {0};
@@ -611,8 +644,13 @@ st_code delta_table_optimize(const char *path, const delta_optimize_options *opt
             goto done;
         }
         int64_t rows = 0;
-        if ((rc = write_bins(t, &p, &adds, &rows, e))) {
-            unlink_adds(path, &adds);
+        if (o.on_plan) {
+            int64_t nf = 0;
+            for (size_t bi = 0; bi < p.nbins; bi++) nf += (int64_t)p.bins[bi].n;
+            o.on_plan(o.on_plan_arg, nf, (int64_t)p.nbins);
+        }
+        if ((rc = write_bins(t, &p, o.row_group_bytes, &adds, &rows, e))) {
+            delta_files_delete(delta_table_store(t), adds.items, adds.count); /* never committed */
             goto done;
         }
         delta_file_list_free(&removes);
@@ -626,12 +664,14 @@ st_code delta_table_optimize(const char *path, const delta_optimize_options *opt
         free(metrics);
         params = operation_parameters(&o);
         metrics = operation_metrics(&p, &adds, (int64_t)removes.count, rbytes);
+#ifdef SMARTTECH_TEST_HOOKS
         if (o.before_commit) o.before_commit(o.before_commit_arg);
+#endif
         delta_commit_params cp = {adds.items, adds.count, NULL, 0, "OPTIMIZE", params, metrics};
-        int64_t v = -1;
-        rc = delta_table_commit_with_removes(t, &cp, removes.items, removes.count, 1, &v, e);
+        delta_commit_result cr;
+        rc = delta_table_commit_files(t, &cp, removes.items, removes.count, DELTA_COMMIT_REARRANGE, &cr, e);
         if (rc == ST_OK) {
-            r.version = v;
+            r.version = cr.version;
             r.files_removed = (int64_t)removes.count;
             r.bytes_removed = rbytes;
             r.files_added = (int64_t)adds.count;
@@ -642,11 +682,8 @@ st_code delta_table_optimize(const char *path, const delta_optimize_options *opt
             delta_file_list_free(&adds);
             goto done;
         }
-        if (rc != ST_ERR_CONFLICT) {
-            if (rc != ST_ERR_IO) unlink_adds(path, &adds);
-            goto done;
-        }
-        unlink_adds(path, &adds);
+        delta_file_list_free(&adds); /* deleted or kept by the commit policy */
+        if (rc != ST_ERR_CONFLICT) goto done;
         if (attempt == o.max_attempts) break;
         /* someone removed an input (or changed the metadata): start over from the new state */
         if ((rc = delta_table_refresh(t, e))) goto done;
@@ -666,7 +703,6 @@ done:
     free(params);
     free(metrics);
     plan_free(&p);
-    delta_table_destroy(t);
     if (res) *res = r;
     return rc;
 }

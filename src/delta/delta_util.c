@@ -1,130 +1,30 @@
-/* delta_util.c — small helpers of the Delta module: a string map, log file names,
- * UUIDs, path escaping, listing _delta_log. */
+/* delta_util.c — small helpers of the Delta module: log keys and file names, UUIDs,
+ * path escaping, listing _delta_log through the table's store. */
 #include "delta/delta_internal.h"
 #include "util/timeutil.h"
+#include "util/uri.h"
+#include "util/utf8.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "util/fsutil.h"
-
-/* ------------------------------------------------------------------ map */
-
-/* FNV-1a: short keys (paths, appIds), good enough spread for linear probing. */
-static size_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 1099511628211ULL;
-    }
-    return (size_t)(h ^ (h >> 29));
-}
-
-/* Frees the slots (keys are borrowed). NULL-safe fields. */
-void delta_map_free(delta_map *m)
-{
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof *m);
-}
-
-/* Looks key up: O(1) expected with load <= 1/2. */
-size_t delta_map_get(const delta_map *m, const char *key)
-{
-    if (!m->cap) return (size_t)-1;
-    size_t mask = m->cap - 1;
-    for (size_t i = hash_str(key) & mask;; i = (i + 1) & mask) {
-        if (!m->keys[i]) return (size_t)-1;
-        if (strcmp(m->keys[i], key) == 0) return m->vals[i];
-    }
-}
-
-/* Doubles the slot array and re-inserts: O(count). */
-static void map_grow(delta_map *m)
-{
-    delta_map n = {0};
-    n.cap = m->cap ? m->cap * 2 : 64;
-    n.keys = st_xcalloc(n.cap, sizeof *n.keys);
-    n.vals = st_xcalloc(n.cap, sizeof *n.vals);
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i]) delta_map_put(&n, m->keys[i], m->vals[i]);
-    delta_map_free(m);
-    *m = n;
-}
-
-/* Inserts or replaces key -> val; doubles the table past half load. */
-void delta_map_put(delta_map *m, const char *key, size_t val)
-{
-    if ((m->count + 1) * 2 > m->cap) map_grow(m);
-    size_t mask = m->cap - 1;
-    for (size_t i = hash_str(key) & mask;; i = (i + 1) & mask) {
-        if (!m->keys[i]) {
-            m->keys[i] = key;
-            m->vals[i] = val;
-            m->count++;
-            return;
-        }
-        if (strcmp(m->keys[i], key) == 0) {
-            m->keys[i] = key;
-            m->vals[i] = val;
-            return;
-        }
-    }
-}
-
-/* Removes key with backward-shift deletion (no tombstones), O(cluster length). */
-void delta_map_del(delta_map *m, const char *key)
-{
-    if (!m->cap) return;
-    size_t mask = m->cap - 1, i = hash_str(key) & mask;
-    for (;; i = (i + 1) & mask) {
-        if (!m->keys[i]) return;
-        if (strcmp(m->keys[i], key) == 0) break;
-    }
-    m->keys[i] = NULL;
-    m->count--;
-    for (size_t j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
-        size_t home = hash_str(m->keys[j]) & mask;
-        /* move j back to i when its home slot is not in (i, j] cyclically */
-        int in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!in_range) {
-            m->keys[i] = m->keys[j];
-            m->vals[i] = m->vals[j];
-            m->keys[j] = NULL;
-            i = j;
-        }
-    }
-}
-
 /* ------------------------------------------------------------------ names */
 
-/* Paths inside _delta_log; malloc'd. */
-char *delta_log_dir(const char *table_path)
+/* Keys inside _delta_log. */
+const char *delta_commit_key(char buf[DELTA_KEY_MAX], int64_t version)
 {
-    return st_path_join(table_path, "_delta_log");
+    snprintf(buf, DELTA_KEY_MAX, DELTA_LOG_DIR "%020lld.json", (long long)version);
+    return buf;
 }
 
-char *delta_commit_path(const char *table_path, int64_t version)
+const char *delta_checkpoint_key(char buf[DELTA_KEY_MAX], int64_t version)
 {
-    char name[64];
-    snprintf(name, sizeof name, "_delta_log/%020lld.json", (long long)version);
-    return st_path_join(table_path, name);
-}
-
-char *delta_checkpoint_path(const char *table_path, int64_t version)
-{
-    char name[80];
-    snprintf(name, sizeof name, "_delta_log/%020lld.checkpoint.parquet", (long long)version);
-    return st_path_join(table_path, name);
+    snprintf(buf, DELTA_KEY_MAX, DELTA_LOG_DIR "%020lld.checkpoint.parquet", (long long)version);
+    return buf;
 }
 
 /* getrandom(2) bytes shaped as a v4 UUID; falls back to time and pid mixing if the
@@ -194,40 +94,40 @@ void delta_uri_encode_path(st_buf *b, const char *p)
     }
 }
 
-/* Value of a hex digit, -1 otherwise. */
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes %XX; a malformed escape is kept literally. */
-char *delta_uri_decode(const char *p)
-{
-    size_t n = strlen(p);
-    char *out = st_xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = p[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* See delta.h: decodes the log path and joins it to the table path. */
 char *delta_file_local_path(const char *table_path, const delta_file *f)
 {
-    char *dec = delta_uri_decode(f->path);
-    char *full = st_path_join(table_path, dec);
+    char *dec = st_uri_decode(f->path, NULL);
+    st_buf b = {0};
+    size_t n = strlen(table_path);
+    while (n > 1 && table_path[n - 1] == '/') n--;
+    st_buf_append(&b, table_path, n);
+    st_buf_append_u8(&b, '/');
+    st_buf_append_str(&b, dec);
     free(dec);
-    return full;
+    return (char *)st_buf_detach(&b, &(size_t){0});
+}
+
+/* See delta.h. Absolute paths (a scheme, or a leading '/') are not keys of this table. */
+char *delta_file_key(const delta_file *f)
+{
+    if (!f->path || f->path[0] == '/' || strstr(f->path, "://") || !strncmp(f->path, "file:", 5)) return NULL;
+    return st_uri_decode(f->path, NULL);
+}
+
+/* See delta.h. */
+pq_reader *delta_file_reader_open(st_store *table, const delta_file *f, st_err *e)
+{
+    char *key = delta_file_key(f);
+    if (!key) {
+        st_err_set(e, ST_ERR_UNSUPPORTED, "%s: data file %s has an absolute path (not supported)", st_store_root(table),
+                   f->path ? f->path : "(none)");
+        return NULL;
+    }
+    st_source *src;
+    st_code rc = st_store_open_source(table, key, &src, e);
+    free(key);
+    return rc ? NULL : pq_reader_open(src, e);
 }
 
 /* Parses a _delta_log file name: "<20 digits>.json" (1), a classic checkpoint
@@ -269,15 +169,8 @@ int delta_parse_log_name(const char *name, int64_t *v, int *part, int *total)
     return 0;
 }
 
-/* qsort comparator. */
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct cp_part {
-    int64_t v;
+    int64_t v, mtime_ms;
     int part, total;
 } cp_part;
 
@@ -302,107 +195,90 @@ static void complete_multipart(cp_part *p, size_t n, st_buf *kb)
             if (p[j].part == next) next++;
             j++;
         }
-        if (next == p[i].total + 1) st_buf_append(kb, &p[i].v, sizeof p[i].v);
+        if (next == p[i].total + 1) {
+            delta_log_version lv = {p[i].v, p[i].mtime_ms};
+            st_buf_append(kb, &lv, sizeof lv);
+        }
         i = j;
     }
 }
 
+/* qsort comparator. */
+static int cmp_version(const void *a, const void *b)
+{
+    int64_t x = ((const delta_log_version *)a)->version, y = ((const delta_log_version *)b)->version;
+    return x < y ? -1 : x > y;
+}
+
 /* Sorts a version array and drops duplicates (a version with two kinds of checkpoint). */
-static size_t sort_unique(int64_t *v, size_t n)
+static size_t sort_unique(delta_log_version *v, size_t n)
 {
     if (!n) return 0;
-    qsort(v, n, sizeof *v, cmp_i64);
+    qsort(v, n, sizeof *v, cmp_version);
     size_t o = 1;
     for (size_t i = 1; i < n; i++)
-        if (v[i] != v[o - 1]) v[o++] = v[i];
+        if (v[i].version != v[o - 1].version) v[o++] = v[i];
     return o;
 }
 
-/* One readdir pass over _delta_log; O(files in the log). */
-st_code delta_list_log(const char *table_path, int64_t **commits, size_t *ncommits, int64_t **checkpoints,
-                       size_t *ncheckpoints, st_err *e)
+/* See delta_internal.h. The start-after key "_delta_log/<from, 20 digits>" sorts before
+ * every file of version `from` ("<from>.json", "<from>.checkpoint...") and after every
+ * earlier one. O(listed files). */
+st_code delta_list_log(st_store *store, int64_t from, delta_log_listing *out, st_err *e)
 {
-    char *dir = delta_log_dir(table_path);
-    DIR *d = opendir(dir);
-    if (!d) {
-        st_code c = st_err_set(e, errno == ENOENT ? ST_ERR_NOTFOUND : ST_ERR_IO, "cannot open %s: %s", dir,
-                               errno == ENOENT ? "no such directory (not a Delta table)" : strerror(errno));
-        free(dir);
-        return c;
+    memset(out, 0, sizeof *out);
+    char after[DELTA_KEY_MAX];
+    if (from > 0) snprintf(after, sizeof after, DELTA_LOG_DIR "%020lld", (long long)from);
+    st_list l = {0};
+    st_code rc = st_store_list(store, DELTA_LOG_DIR, from > 0 ? after : NULL, 0, &l, e);
+    if (rc) {
+        st_list_free(&l);
+        return rc;
     }
     st_buf cb = {0}, kb = {0}, pb = {0};
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    for (size_t i = 0; i < l.count; i++) {
+        if (l.items[i].is_prefix) continue;
         int64_t v;
         int part = 0, total = 0;
-        int k = delta_parse_log_name(de->d_name, &v, &part, &total);
-        if (k == 1) st_buf_append(&cb, &v, sizeof v);
-        if (k == 2 || k == 4) st_buf_append(&kb, &v, sizeof v);
+        int k = delta_parse_log_name(l.items[i].key + strlen(DELTA_LOG_DIR), &v, &part, &total);
+        delta_log_version lv = {v, l.items[i].mtime_ms};
+        if (k == 1) st_buf_append(&cb, &lv, sizeof lv);
+        if (k == 2 || k == 4) st_buf_append(&kb, &lv, sizeof lv);
         if (k == 3) {
-            cp_part cp = {v, part, total};
+            cp_part cp = {v, l.items[i].mtime_ms, part, total};
             st_buf_append(&pb, &cp, sizeof cp);
         }
     }
-    closedir(d);
-    free(dir);
+    st_list_free(&l);
     complete_multipart((cp_part *)(void *)pb.data, pb.len / sizeof(cp_part), &kb);
     st_buf_free(&pb);
-    *ncommits = cb.len / sizeof(int64_t);
-    size_t l;
-    *commits = (int64_t *)st_buf_detach(&cb, &l);
-    *ncheckpoints = kb.len / sizeof(int64_t);
-    *checkpoints = (int64_t *)st_buf_detach(&kb, &l);
-    if (*ncommits) qsort(*commits, *ncommits, sizeof(int64_t), cmp_i64);
-    *ncheckpoints = sort_unique(*checkpoints, *ncheckpoints);
+    size_t len;
+    out->ncommits = cb.len / sizeof(delta_log_version);
+    out->commits = (delta_log_version *)(void *)st_buf_detach(&cb, &len);
+    out->ncheckpoints = kb.len / sizeof(delta_log_version);
+    out->checkpoints = (delta_log_version *)(void *)st_buf_detach(&kb, &len);
+    out->ncommits = sort_unique(out->commits, out->ncommits);
+    out->ncheckpoints = sort_unique(out->checkpoints, out->ncheckpoints);
     return ST_OK;
 }
 
-/* stat(2) mtime in ms, -1 on error. */
-int64_t delta_file_mtime_ms(const char *path)
+void delta_log_listing_free(delta_log_listing *l)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) return -1;
-    return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    free(l->commits);
+    free(l->checkpoints);
+    memset(l, 0, sizeof *l);
 }
 
-/* Newest commit or checkpoint version by one listing; -1 without a log. */
-st_code delta_latest_version(const char *table_path, int64_t *version, st_err *e)
+long delta_log_find(const delta_log_version *v, size_t n, int64_t x)
 {
-    int64_t *c = NULL, *k = NULL;
-    size_t nc = 0, nk = 0;
-    *version = -1;
-    st_code rc = delta_list_log(table_path, &c, &nc, &k, &nk, e);
-    if (rc == ST_ERR_NOTFOUND) {
-        st_err_clear(e);
-        rc = ST_OK;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v[mid].version < x) lo = mid + 1;
+        else if (v[mid].version > x) hi = mid;
+        else return (long)mid;
     }
-    if (!rc && nc) *version = c[nc - 1];
-    if (!rc && nk && k[nk - 1] > *version) *version = k[nk - 1];
-    free(c);
-    free(k);
-    return rc;
-}
-
-/* Length in bytes of the first `max_cp` code points of valid UTF-8 s; -1 if s is not
- * valid UTF-8. *truncated says whether the string was longer. */
-long delta_utf8_prefix(const uint8_t *s, size_t n, size_t max_cp, int *truncated)
-{
-    size_t i = 0, cps = 0;
-    *truncated = 0;
-    while (i < n) {
-        if (cps == max_cp) {
-            *truncated = 1;
-            return (long)i;
-        }
-        uint8_t c = s[i];
-        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!k || i + k > n) return -1;
-        for (size_t j = 1; j < k; j++)
-            if ((s[i + j] & 0xc0) != 0x80) return -1;
-        i += k;
-        cps++;
-    }
-    return (long)i;
+    return -1;
 }
 
 /* Division rounding toward minus infinity. */
@@ -438,3 +314,60 @@ const char *delta_codec_ext(pq_codec c)
     }
 }
 
+#define STATS_PREFIX_CP 32 /* code points kept for string min/max, like Spark */
+
+/* See delta_internal.h. */
+char *delta_stats_json(const delta_stats_col *cols, int ncols, const pq_file_info *info)
+{
+    json_t *mins = json_object(), *maxs = json_object(), *nulls = json_object();
+    for (int i = 0; i < ncols && i < info->num_leaves; i++) {
+        const pq_column_stats *st = &info->columns[i];
+        const delta_stats_col *c = &cols[i];
+        json_object_set_new(nulls, c->name, json_integer(st->null_count));
+        if (!st->has_min_max || c->type == DELTA_TYPE_BOOLEAN) continue;
+        json_t *mn = NULL, *mx = NULL;
+        char a[32], b[32];
+        int trunc;
+        long l;
+        switch (c->type) {
+        case DELTA_TYPE_INTEGER:
+            mn = json_integer(st->min.i32);
+            mx = json_integer(st->max.i32);
+            break;
+        case DELTA_TYPE_DATE:
+            st_format_date(st->min.i32, a, sizeof a);
+            st_format_date(st->max.i32, b, sizeof b);
+            mn = json_string(a);
+            mx = json_string(b);
+            break;
+        case DELTA_TYPE_LONG:
+            mn = json_integer(st->min.i64);
+            mx = json_integer(st->max.i64);
+            break;
+        case DELTA_TYPE_TIMESTAMP:
+            mn = delta_stats_ts_json(st->min.i64, 0);
+            mx = delta_stats_ts_json(st->max.i64, 1);
+            break;
+        case DELTA_TYPE_DOUBLE:
+            if (c->nonfinite) break; /* NaN has no order, +-Inf is not JSON */
+            mn = json_real(st->min.f64 == 0 ? -0.0 : st->min.f64);
+            mx = json_real(st->max.f64 == 0 ? 0.0 : st->max.f64);
+            break;
+        case DELTA_TYPE_STRING:
+            /* a prefix of the min is still a lower bound; a truncated max is not */
+            l = st_utf8_prefix(st->min_bytes, st->min_len, STATS_PREFIX_CP, &trunc);
+            if (l >= 0) mn = json_stringn((const char *)st->min_bytes, (size_t)l);
+            l = st_utf8_prefix(st->max_bytes, st->max_len, STATS_PREFIX_CP, &trunc);
+            if (l >= 0 && !trunc) mx = json_stringn((const char *)st->max_bytes, (size_t)l);
+            break;
+        default: break;
+        }
+        if (mn) json_object_set_new(mins, c->name, mn);
+        if (mx) json_object_set_new(maxs, c->name, mx);
+    }
+    json_t *stats = json_pack("{s:I, s:o, s:o, s:o}", "numRecords", (json_int_t)info->num_rows, "minValues", mins,
+                              "maxValues", maxs, "nullCount", nulls);
+    char *txt = json_dumps(stats, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(stats);
+    return txt;
+}

@@ -1,69 +1,29 @@
 /* delta_vacuum.c — `VACUUM`: delete data files the latest snapshot no longer references
  * once they are older than the retention (tombstone time for removed files, mtime for
  * orphans), and optionally expired log files below an old checkpoint. Also the
- * interval parser shared with the CLI ("168h", "interval 1 week"). */
+ * interval parser of retention properties ("168h", "interval 1 week": util's duration
+ * grammar, in milliseconds). */
 #include "delta/delta_internal.h"
 
-#include <ctype.h>
-#include <dirent.h>
-#include <strings.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "util/fsutil.h"
+#include "util/timeutil.h"
 
-#define DAY_MS (24LL * 3600 * 1000)
 
 /* ------------------------------------------------------------------ intervals */
 
-/* Milliseconds per unit name (singular or plural, short forms), 0 when unknown. */
-static double unit_ms(const char *u, size_t n)
-{
-    static const struct {
-        const char *name;
-        double ms;
-    } units[] = {{"ms", 1},          {"millisecond", 1},  {"milliseconds", 1},    {"s", 1000},
-                 {"sec", 1000},      {"second", 1000},    {"seconds", 1000},      {"m", 60000},
-                 {"min", 60000},     {"minute", 60000},   {"minutes", 60000},     {"h", 3600000},
-                 {"hour", 3600000},  {"hours", 3600000},  {"d", 86400000},        {"day", 86400000},
-                 {"days", 86400000}, {"w", 604800000},    {"week", 604800000},    {"weeks", 604800000}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strlen(units[i].name) == n && strncasecmp(units[i].name, u, n) == 0) return units[i].ms;
-    return 0;
-}
-
-/* See delta.h. Grammar: ["interval"] number [unit], spaces allowed between; a bare
- * number is seconds. O(length). */
+/* See delta.h: util's duration grammar (st_parse_duration_us), in milliseconds. */
 st_code delta_parse_interval_ms(const char *text, int64_t *ms, st_err *e)
 {
+    int64_t us;
     if (!text) return st_err_set(e, ST_ERR_ARG, "missing interval");
-    const char *s = text;
-    while (isspace((unsigned char)*s)) s++;
-    if (strncasecmp(s, "interval", 8) == 0 && isspace((unsigned char)s[8])) s += 8;
-    while (isspace((unsigned char)*s)) s++;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0 || v != v) goto bad;
-    s = end;
-    while (isspace((unsigned char)*s)) s++;
-    const char *u = s;
-    while (isalpha((unsigned char)*s)) s++;
-    size_t un = (size_t)(s - u);
-    while (isspace((unsigned char)*s)) s++;
-    if (*s) goto bad;
-    double mult = un ? unit_ms(u, un) : 1000;
-    if (mult == 0) goto bad;
-    double r = v * mult;
-    if (r > 9.2e18) goto bad;
-    *ms = (int64_t)r;
+    if (st_parse_duration_us(text, &us) != 0)
+        return st_err_set(e, ST_ERR_ARG,
+                          "'%s' is not an interval (examples: 168h, 7d, 30m, 3600, \"interval 1 week\")", text);
+    *ms = us / 1000;
     return ST_OK;
-bad:
-    return st_err_set(e, ST_ERR_ARG,
-                      "'%s' is not an interval (examples: 168h, 7d, 30m, 3600, \"interval 1 week\")", text);
 }
 
 /* ------------------------------------------------------------------ results */
@@ -96,7 +56,7 @@ typedef struct candidate {
 } candidate;
 
 typedef struct walk {
-    const char *root;
+    st_store *store;
     const delta_map *active, *tombs;
     const delta_snapshot *snap;
     int64_t cutoff;
@@ -113,50 +73,38 @@ static int is_hidden(const char *name)
     return name[0] == '.' || (name[0] == '_' && !strchr(name, '='));
 }
 
-/* Visits folder root/rel recursively (rel "" = the table root), collecting old
- * unreferenced regular files. Symbolic links are neither followed nor deleted. */
-static st_code walk_dir(walk *w, const char *rel, st_err *e)
+/* Visits the folder `prefix` ("" = the table root, else "a=1/") with one listing, collecting
+ * old unreferenced files and recursing into the folders that are not hidden. The store
+ * lists regular files only: symbolic links are neither followed nor deleted. */
+static st_code walk_dir(walk *w, const char *prefix, st_err *e)
 {
-    char *dir = *rel ? st_path_join(w->root, rel) : st_xstrdup(w->root);
-    DIR *d = opendir(dir);
-    if (!d) {
-        st_code rc = st_err_set(e, ST_ERR_IO, "vacuum: cannot list %s: %s", dir, strerror(errno));
-        free(dir);
-        return rc;
-    }
-    st_code rc = ST_OK;
-    struct dirent *de;
-    while (!rc && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || is_hidden(de->d_name)) continue;
-        char *r2 = *rel ? st_path_join(rel, de->d_name) : st_xstrdup(de->d_name);
-        char *full = st_path_join(dir, de->d_name);
-        struct stat st;
-        if (lstat(full, &st) != 0) {
-            if (errno != ENOENT) rc = st_err_set(e, ST_ERR_IO, "vacuum: cannot stat %s: %s", full, strerror(errno));
-        } else if (S_ISDIR(st.st_mode)) {
-            rc = walk_dir(w, r2, e);
-        } else if (S_ISREG(st.st_mode) && delta_map_get(w->active, r2) == (size_t)-1) {
-            size_t ti = delta_map_get(w->tombs, r2);
-            int64_t t = ti != (size_t)-1 ? w->snap->tombstones.items[ti].modification_time
-                                         : (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    st_list l = {0};
+    st_code rc = st_store_list(w->store, prefix, NULL, 0, &l, e);
+    if (rc && e) st_err_wrap(e, "vacuum");
+    size_t plen = strlen(prefix);
+    for (size_t i = 0; !rc && i < l.count; i++) {
+        st_entry *x = &l.items[i];
+        if (is_hidden(x->key + plen)) continue;
+        if (x->is_prefix) {
+            rc = walk_dir(w, x->key, e);
+        } else if (delta_map_get(w->active, x->key) == (size_t)-1) {
+            size_t ti = delta_map_get(w->tombs, x->key);
+            int64_t t = ti != (size_t)-1 ? w->snap->tombstones.items[ti].modification_time : x->mtime_ms;
             if (t < w->cutoff) {
                 if (w->n == w->cap) {
                     w->cap = w->cap ? w->cap * 2 : 64;
                     w->c = st_xrealloc(w->c, w->cap * sizeof *w->c);
                 }
-                w->c[w->n].rel = r2;
-                w->c[w->n].size = (int64_t)st.st_size;
+                w->c[w->n].rel = x->key;
+                w->c[w->n].size = x->size;
                 w->n++;
-                r2 = NULL;
+                x->key = NULL; /* moved to the candidate */
             } else {
                 w->kept_recent++;
             }
         }
-        free(full);
-        free(r2);
     }
-    closedir(d);
-    free(dir);
+    st_list_free(&l);
     return rc;
 }
 
@@ -165,23 +113,9 @@ static int by_rel(const void *a, const void *b)
     return strcmp(((const candidate *)a)->rel, ((const candidate *)b)->rel);
 }
 
-/* Decoded table-relative path of a log path; NULL for an absolute URI or path (a file
- * outside the folder, or one we could not safely compare). */
-static char *relative_path(const char *logpath)
-{
-    if (logpath[0] == '/' || strstr(logpath, "://") || !strncmp(logpath, "file:", 5)) return NULL;
-    return delta_uri_decode(logpath);
-}
-
-/* Mtime in ms, -1 when missing. */
-static int64_t mtime_ms(const char *p)
-{
-    return delta_file_mtime_ms(p);
-}
-
-/* Retention from the option or the table property (or the default). */
-static st_code retention(const delta_snapshot *s, int64_t opt, const char *key, int64_t def, int64_t *out,
-                         st_err *e)
+/* See delta_internal.h. */
+st_code delta_retention_ms(const delta_snapshot *s, int64_t opt, const char *key, int64_t def, int64_t *out,
+                           st_err *e)
 {
     if (opt >= 0) {
         *out = opt;
@@ -197,49 +131,47 @@ static st_code retention(const delta_snapshot *s, int64_t opt, const char *key, 
     return ST_OK;
 }
 
-/* Deletes commits and checkpoints below the newest checkpoint older than the log
- * retention (the state stays reconstructable from that checkpoint on), when their own
- * mtime is older too. Appends the deleted names to r. */
-static st_code clean_log(const char *path, int64_t log_cutoff, int dry_run, delta_vacuum_result *r, st_err *e)
+/* Deletes commits and classic checkpoints below the newest classic checkpoint older than
+ * the log retention (the state stays reconstructable from that checkpoint on), when their
+ * own mtime is older too. Appends the deleted names to r. One listing of _delta_log. */
+static st_code clean_log(st_store *store, int64_t log_cutoff, const delta_vacuum_options *o, delta_vacuum_result *r,
+                         st_err *e)
 {
-    int64_t *commits = NULL, *cps = NULL;
-    size_t nc = 0, ncp = 0;
-    st_code rc = delta_list_log(path, &commits, &nc, &cps, &ncp, e);
-    if (rc) return rc;
+    int dry_run = o->dry_run;
+    st_list l = {0};
+    st_code rc = st_store_list(store, DELTA_LOG_DIR, NULL, 0, &l, e);
     int64_t keep = -1; /* the checkpoint the log will start from */
-    for (size_t i = 0; i < ncp; i++) {
-        char *cp = delta_checkpoint_path(path, cps[i]);
-        int64_t m = mtime_ms(cp);
-        free(cp);
-        if (m >= 0 && m < log_cutoff && cps[i] > keep) keep = cps[i];
+    for (size_t i = 0; !rc && i < l.count; i++) {
+        int64_t v;
+        if (!l.items[i].is_prefix && delta_parse_log_name(l.items[i].key + strlen(DELTA_LOG_DIR), &v, NULL, NULL) == 2 &&
+            l.items[i].mtime_ms < log_cutoff && v > keep)
+            keep = v;
     }
-    size_t cap = 0;
-    for (int pass = 0; pass < 2 && keep > 0; pass++) {
-        const int64_t *vs = pass ? cps : commits;
-        size_t n = pass ? ncp : nc;
-        for (size_t i = 0; i < n; i++) {
-            if (vs[i] >= keep) continue;
-            char *f = pass ? delta_checkpoint_path(path, vs[i]) : delta_commit_path(path, vs[i]);
-            int64_t m = mtime_ms(f);
-            if (m >= 0 && m < log_cutoff) {
-                if (!dry_run && unlink(f) != 0 && errno != ENOENT) {
-                    rc = st_err_set(e, ST_ERR_IO, "vacuum: cannot delete %s: %s", f, strerror(errno));
-                    free(f);
-                    goto done;
-                }
-                if (r->nlog_files == cap) {
-                    cap = cap ? cap * 2 : 32;
-                    r->log_files = st_xrealloc(r->log_files, cap * sizeof(char *));
-                }
-                const char *slash = strrchr(f, '/');
-                r->log_files[r->nlog_files++] = st_xstrdup(slash ? slash + 1 : f);
-            }
-            free(f);
+    size_t cap = 0, ndel = 0;
+    for (size_t i = 0; !rc && keep > 0 && i < l.count; i++) {
+        const st_entry *x = &l.items[i];
+        int64_t v;
+        int k = x->is_prefix ? 0 : delta_parse_log_name(x->key + strlen(DELTA_LOG_DIR), &v, NULL, NULL);
+        ndel += (k == 1 || k == 2) && v < keep && x->mtime_ms < log_cutoff;
+    }
+    if (o->on_delete && !dry_run && ndel) o->on_delete(o->on_delete_arg, "log files", ndel);
+    for (size_t i = 0; !rc && keep > 0 && i < l.count; i++) {
+        const st_entry *x = &l.items[i];
+        int64_t v;
+        const char *name = x->key + strlen(DELTA_LOG_DIR);
+        int k = x->is_prefix ? 0 : delta_parse_log_name(name, &v, NULL, NULL);
+        if ((k != 1 && k != 2) || v >= keep || x->mtime_ms >= log_cutoff) continue;
+        if (!dry_run && (rc = st_store_delete(store, x->key, e))) {
+            if (e) st_err_wrap(e, "vacuum");
+            break;
         }
+        if (r->nlog_files == cap) {
+            cap = cap ? cap * 2 : 32;
+            r->log_files = st_xrealloc(r->log_files, cap * sizeof(char *));
+        }
+        r->log_files[r->nlog_files++] = st_xstrdup(name);
     }
-done:
-    free(commits);
-    free(cps);
+    st_list_free(&l);
     return rc;
 }
 
@@ -250,6 +182,19 @@ done:
 st_code delta_table_vacuum(const char *path, const delta_vacuum_options *opts, delta_vacuum_result *res,
                            st_err *e)
 {
+    if (res) memset(res, 0, sizeof *res);
+    delta_snapshot *s = delta_snapshot_load(path, -1, e);
+    if (!s) return e ? e->code : ST_ERR_NOTFOUND;
+    st_code rc = delta_snapshot_vacuum(s, opts, res, e);
+    delta_snapshot_destroy(s);
+    return rc;
+}
+
+/* See delta.h: the vacuum proper, against a snapshot the caller loaded just before. */
+st_code delta_snapshot_vacuum(const delta_snapshot *s, const delta_vacuum_options *opts, delta_vacuum_result *res,
+                              st_err *e)
+{
+    const char *path = s->table_path;
     delta_vacuum_options o;
     if (opts) o = *opts;
     else delta_vacuum_options_init(&o);
@@ -262,15 +207,16 @@ st_code delta_table_vacuum(const char *path, const delta_vacuum_options *opts, d
     walk w;
     memset(&w, 0, sizeof w);
     if (res) memset(res, 0, sizeof *res);
-    delta_snapshot *s = delta_snapshot_load(path, -1, e);
-    if (!s) return e ? e->code : ST_ERR_NOTFOUND;
+    if (s->no_tombstones)
+        return st_err_set(e, ST_ERR_STATE, "vacuum %s: the snapshot does not carry its tombstones", path);
     if (s->min_writer > 2) {
         rc = st_err_set(e, ST_ERR_UNSUPPORTED,
                         "vacuum %s: writer version %d (table features such as deletion vectors) is not supported", path,
                         s->min_writer);
         goto done;
     }
-    if ((rc = retention(s, o.retention_ms, "delta.deletedFileRetentionDuration", 7 * DAY_MS, &r.retention_ms, e)))
+    if ((rc = delta_retention_ms(s, o.retention_ms, "delta.deletedFileRetentionDuration",
+                                 DELTA_DEFAULT_FILE_RETENTION_MS, &r.retention_ms, e)))
         goto done;
     if (r.retention_ms < DELTA_VACUUM_MIN_RETENTION_MS && !o.force) {
         rc = st_err_set(e, ST_ERR_ARG,
@@ -285,7 +231,7 @@ st_code delta_table_vacuum(const char *path, const delta_vacuum_options *opts, d
 
     keys = st_xcalloc(s->files.count + s->tombstones.count + 1, sizeof *keys);
     for (size_t i = 0; i < s->files.count; i++) {
-        char *rel = relative_path(s->files.items[i].path);
+        char *rel = delta_file_key(&s->files.items[i]);
         if (!rel) {
             rc = st_err_set(e, ST_ERR_UNSUPPORTED, "vacuum %s: file %s has an absolute path (not supported)", path,
                             s->files.items[i].path);
@@ -295,38 +241,46 @@ st_code delta_table_vacuum(const char *path, const delta_vacuum_options *opts, d
         delta_map_put(&active, rel, i);
     }
     for (size_t i = 0; i < s->tombstones.count; i++) {
-        char *rel = relative_path(s->tombstones.items[i].path);
+        char *rel = delta_file_key(&s->tombstones.items[i]);
         if (!rel) continue;
         keys[nkeys++] = rel;
         delta_map_put(&tombs, rel, i);
     }
-    w.root = path;
+    st_store *store = delta_snapshot_store(s);
+    w.store = store;
     w.active = &active;
     w.tombs = &tombs;
     w.snap = s;
     w.cutoff = now - r.retention_ms;
-    if ((rc = walk_dir(&w, "", e))) goto done;
+    if (!o.log_only && (rc = walk_dir(&w, "", e))) goto done;
     if (w.n) qsort(w.c, w.n, sizeof *w.c, by_rel);
     r.files = st_xcalloc(w.n + 1, sizeof *r.files);
     r.sizes = st_xcalloc(w.n + 1, sizeof *r.sizes);
     r.files_kept_recent = w.kept_recent;
+    if (o.on_delete && !o.dry_run && w.n) o.on_delete(o.on_delete_arg, "data files", w.n);
     for (size_t i = 0; i < w.n; i++) {
-        if (!o.dry_run) {
-            char *full = st_path_join(path, w.c[i].rel);
-            int bad = unlink(full) != 0 && errno != ENOENT;
-            if (bad) rc = st_err_set(e, ST_ERR_IO, "vacuum: cannot delete %s: %s", full, strerror(errno));
-            free(full);
-            if (bad) goto done;
+        if (!o.dry_run && (rc = st_store_delete(store, w.c[i].rel, e))) {
+            if (e) st_err_wrap(e, "vacuum");
+            goto done;
         }
         r.files[r.nfiles] = w.c[i].rel;
         r.sizes[r.nfiles++] = w.c[i].size;
         r.bytes += w.c[i].size;
         w.c[i].rel = NULL;
     }
-    if (o.clean_log) {
+    if (!o.dry_run && !o.log_only) {
+        /* half-written files of killed writers: never visible, so the same rule as orphans */
+        size_t nab = 0;
+        rc = st_store_purge_abandoned(store, "", w.cutoff, &nab, e);
+        r.abandoned_writes = (int64_t)nab;
+        if (rc) goto done;
+    }
+    if (o.clean_log || o.log_only) {
         int64_t lr;
-        if ((rc = retention(s, o.log_retention_ms, "delta.logRetentionDuration", 30 * DAY_MS, &lr, e))) goto done;
-        rc = clean_log(path, now - lr, o.dry_run, &r, e);
+        if ((rc = delta_retention_ms(s, o.log_retention_ms, "delta.logRetentionDuration",
+                                     DELTA_DEFAULT_LOG_RETENTION_MS, &lr, e)))
+            goto done;
+        rc = clean_log(store, now - lr, &o, &r, e);
     }
 done:
     for (size_t i = 0; i < w.n; i++) free(w.c[i].rel);
@@ -335,7 +289,6 @@ done:
     free(keys);
     delta_map_free(&active);
     delta_map_free(&tombs);
-    delta_snapshot_destroy(s);
     if (res) *res = r;
     else delta_vacuum_result_free(&r);
     return rc;

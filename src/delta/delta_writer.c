@@ -8,16 +8,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "util/fsutil.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 
 const delta_table_options *delta_table_opts(const delta_table *t);
 
-#define STATS_STRING_PREFIX 32   /* code points kept for string min/max, like Spark */
 
 /* ------------------------------------------------------------------ partition values */
+
+/* 1 when rows r and q hold the same value (or both null) in column c. */
+static int same_value(const delta_bcol *c, size_t r, size_t q)
+{
+    if (c->valid.data[r] != c->valid.data[q]) return 0;
+    if (!c->valid.data[r]) return 1;
+    if (c->type == DELTA_TYPE_STRING) {
+        const delta_str_ref *a = &((const delta_str_ref *)c->vals.data)[r], *b = &((const delta_str_ref *)c->vals.data)[q];
+        return a->len == b->len && memcmp(delta_bcol_str(c, a), delta_bcol_str(c, b), a->len) == 0;
+    }
+    size_t w = c->type == DELTA_TYPE_BOOLEAN ? 1 : (c->type == DELTA_TYPE_INTEGER || c->type == DELTA_TYPE_DATE) ? 4 : 8;
+    return memcmp(c->vals.data + r * w, c->vals.data + q * w, w) == 0;
+}
 
 /* Partition value text of row r in column c (protocol "Partition Value Serialization");
  * returns NULL for null. Uses buf for the text. */
@@ -45,113 +56,6 @@ static const char *partition_text(const delta_bcol *c, size_t r, char *buf, size
     }
 }
 
-/* ------------------------------------------------------------------ stats */
-
-/* Byte-wise (UTF-8 code point) order, shorter first on a common prefix. */
-static int bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : (al > bl) - (al < bl);
-}
-
-/* Adds min/max/nullCount of column c over rows idx[0..m) to the stats objects. */
-static void column_stats(const delta_bcol *c, const char *name, const uint32_t *idx, size_t m, json_t *mins,
-                         json_t *maxs, json_t *nulls)
-{
-    int64_t nnull = 0;
-    size_t first = (size_t)-1;
-    for (size_t k = 0; k < m; k++) {
-        if (!c->valid.data[idx[k]])
-            nnull++;
-        else if (first == (size_t)-1)
-            first = k;
-    }
-    json_object_set_new(nulls, name, json_integer(nnull));
-    if (first == (size_t)-1 || c->type == DELTA_TYPE_BOOLEAN) return;
-    json_t *mn = NULL, *mx = NULL;
-    switch (c->type) {
-    case DELTA_TYPE_INTEGER:
-    case DELTA_TYPE_DATE: {
-        const int32_t *v = (const int32_t *)c->vals.data;
-        int32_t lo = v[idx[first]], hi = lo;
-        for (size_t k = first; k < m; k++) {
-            if (!c->valid.data[idx[k]]) continue;
-            int32_t x = v[idx[k]];
-            if (x < lo) lo = x;
-            if (x > hi) hi = x;
-        }
-        if (c->type == DELTA_TYPE_DATE) {
-            char a[32], b[32];
-            st_format_date(lo, a, sizeof a);
-            st_format_date(hi, b, sizeof b);
-            mn = json_string(a);
-            mx = json_string(b);
-        } else {
-            mn = json_integer(lo);
-            mx = json_integer(hi);
-        }
-        break;
-    }
-    case DELTA_TYPE_LONG:
-    case DELTA_TYPE_TIMESTAMP: {
-        const int64_t *v = (const int64_t *)c->vals.data;
-        int64_t lo = v[idx[first]], hi = lo;
-        for (size_t k = first; k < m; k++) {
-            if (!c->valid.data[idx[k]]) continue;
-            int64_t x = v[idx[k]];
-            if (x < lo) lo = x;
-            if (x > hi) hi = x;
-        }
-        if (c->type == DELTA_TYPE_TIMESTAMP) {
-            mn = delta_stats_ts_json(lo, 0);
-            mx = delta_stats_ts_json(hi, 1);
-        } else {
-            mn = json_integer(lo);
-            mx = json_integer(hi);
-        }
-        break;
-    }
-    case DELTA_TYPE_DOUBLE: {
-        const double *v = (const double *)c->vals.data;
-        double lo = v[idx[first]], hi = lo;
-        int bad = 0;
-        for (size_t k = first; k < m && !bad; k++) {
-            if (!c->valid.data[idx[k]]) continue;
-            double x = v[idx[k]];
-            if (!isfinite(x)) bad = 1; /* NaN (no order) or +-Inf (not JSON): no bounds */
-            if (x < lo) lo = x;
-            if (x > hi) hi = x;
-        }
-        if (!bad) {
-            mn = json_real(lo == 0 ? -0.0 : lo); /* -0.0 <= +0.0: safe lower bound */
-            mx = json_real(hi == 0 ? 0.0 : hi);
-        }
-        break;
-    }
-    case DELTA_TYPE_STRING: {
-        const delta_str_ref *v = (const delta_str_ref *)c->vals.data;
-        const delta_str_ref *lo = &v[idx[first]], *hi = lo;
-        for (size_t k = first; k < m; k++) {
-            if (!c->valid.data[idx[k]]) continue;
-            const delta_str_ref *x = &v[idx[k]];
-            if (bytes_cmp(delta_bcol_str(c, x), x->len, delta_bcol_str(c, lo), lo->len) < 0) lo = x;
-            if (bytes_cmp(delta_bcol_str(c, x), x->len, delta_bcol_str(c, hi), hi->len) > 0) hi = x;
-        }
-        int trunc;
-        /* a prefix of the min is still a lower bound; a truncated max is not an upper
-         * bound, so the max is only written when it is short enough to be exact */
-        long ln = delta_utf8_prefix(delta_bcol_str(c, lo), lo->len, STATS_STRING_PREFIX, &trunc);
-        if (ln >= 0) mn = json_stringn((const char *)delta_bcol_str(c, lo), (size_t)ln);
-        long hn = delta_utf8_prefix(delta_bcol_str(c, hi), hi->len, STATS_STRING_PREFIX, &trunc);
-        if (hn >= 0 && !trunc) mx = json_stringn((const char *)delta_bcol_str(c, hi), (size_t)hn);
-        break;
-    }
-    default: break;
-    }
-    if (mn) json_object_set_new(mins, name, mn);
-    if (mx) json_object_set_new(maxs, name, mx);
-}
-
 /* ------------------------------------------------------------------ one file */
 
 typedef struct group {
@@ -177,20 +81,10 @@ static st_code write_one(delta_table *t, const delta_batch *b, const int *is_par
             st_buf_append_str(&rel, "__HIVE_DEFAULT_PARTITION__");
         st_buf_append_u8(&rel, '/');
     }
-    if (rel.len) {
-        char *dir = st_path_join(delta_table_path(t), st_buf_cstr(&rel));
-        st_code rc = st_mkdirs(dir, e);
-        free(dir);
-        if (rc) {
-            st_buf_free(&rel);
-            return rc;
-        }
-    }
     char uuid[37];
     delta_uuid(uuid);
     st_buf_printf(&rel, "part-%05d-%s.c000%s.parquet", file_no, uuid, delta_codec_ext(opt->codec));
-    char *full = st_path_join(delta_table_path(t), st_buf_cstr(&rel));
-
+    /* the store creates the partition folder with the first file written into it */
     pq_writer_options o;
     pq_writer_options_init(&o);
     o.codec = opt->codec;
@@ -200,9 +94,13 @@ static st_code write_one(delta_table *t, const delta_batch *b, const int *is_par
     pq_column_batch *cols = st_xcalloc((size_t)nnodes + 1, sizeof *cols);
     int16_t **defs = st_xcalloc((size_t)nnodes + 1, sizeof *defs);
     void **vals = st_xcalloc((size_t)nnodes + 1, sizeof *vals);
-    json_t *mins = json_object(), *maxs = json_object(), *nulls = json_object();
+    /* stats come from the writer's column statistics: it compares the values once already */
+    delta_stats_col *scols = st_xcalloc((size_t)nnodes + 1, sizeof *scols);
 
-    pq_writer *w = pq_writer_open(full, nodes, nnodes, &o, e);
+    st_sink *sink;
+    pq_writer *w = st_store_open_sink(delta_table_store(t), st_buf_cstr(&rel), ST_SINK_REPLACE, &sink, e)
+                       ? NULL
+                       : pq_writer_open(sink, nodes, nnodes, &o, e);
     if (!w) {
         rc = e ? e->code : ST_ERR_IO;
         goto done;
@@ -241,7 +139,13 @@ static st_code write_one(delta_table *t, const delta_batch *b, const int *is_par
         pc->num_levels = m;
         pc->num_values = nv;
         pc->values.i64 = (const int64_t *)dst;
-        column_stats(c, delta_schema_field_name(b->schema, ci), idx, m, mins, maxs, nulls);
+        delta_stats_col *sc = &scols[leaf];
+        sc->name = delta_schema_field_name(b->schema, ci);
+        sc->type = c->type;
+        sc->nullable = c->nullable;
+        if (c->type == DELTA_TYPE_DOUBLE)
+            for (size_t k = 0; k < nv && !sc->nonfinite; k++)
+                if (!isfinite(pc->values.f64[k])) sc->nonfinite = 1;
         leaf++;
     }
     if ((rc = pq_writer_write(w, m, cols, e))) {
@@ -250,19 +154,14 @@ static st_code write_one(delta_table *t, const delta_batch *b, const int *is_par
     }
     if ((rc = pq_writer_close(w, &info, e))) goto done;
 
-    json_t *stats = json_pack("{s:I, s:o, s:o, s:o}", "numRecords", (json_int_t)m, "minValues", mins, "maxValues",
-                              maxs, "nullCount", nulls);
-    mins = maxs = nulls = NULL;
-    char *stxt = json_dumps(stats, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(stats);
+    char *stxt = delta_stats_json(scols, leaf, &info);
     delta_file f;
     memset(&f, 0, sizeof f);
     st_buf enc = {0};
     delta_uri_encode_path(&enc, st_buf_cstr(&rel));
     f.path = (char *)st_buf_detach(&enc, &(size_t){0});
     f.size = info.file_size;
-    f.modification_time = delta_file_mtime_ms(full);
-    if (f.modification_time < 0) f.modification_time = delta_now_ms();
+    f.modification_time = info.mtime_ms > 0 ? info.mtime_ms : delta_now_ms();
     f.data_change = 1;
     f.stats = st_xstrdup(stxt);
     free(stxt);
@@ -276,9 +175,7 @@ static st_code write_one(delta_table *t, const delta_batch *b, const int *is_par
     delta_file_list_append_copy(adds, &f);
     delta_file_free(&f);
 done:
-    json_decref(mins);
-    json_decref(maxs);
-    json_decref(nulls);
+    free(scols);
     pq_file_info_free(&info);
     for (int i = 0; i <= nnodes; i++) {
         free(defs[i]);
@@ -287,7 +184,6 @@ done:
     free(defs);
     free(vals);
     free(cols);
-    free(full);
     st_buf_free(&rel);
     return rc;
 }
@@ -332,7 +228,17 @@ st_code delta_table_write_files(delta_table *t, const delta_batch *b, delta_file
     /* group rows by partition values; O(rows * partition columns) */
     st_buf key = {0};
     char tmp[1024];
+    size_t cur = 0; /* the group of the row before */
     for (size_t r = 0; r < n; r++) {
+        /* rows come in runs of one partition (a batch's events share their date): a row like the
+         * one before it joins its group without formatting its key (a snprintf per row) */
+        int same = r > 0;
+        for (size_t p = 0; same && p < s->npartition; p++) same = same_value(&b->cols[pidx[p]], r, r - 1);
+        if (same) {
+            uint32_t r32 = (uint32_t)r;
+            st_buf_append(&groups[cur].rows, &r32, sizeof r32);
+            continue;
+        }
         st_buf_reset(&key);
         for (size_t p = 0; p < s->npartition; p++) {
             const char *v = partition_text(&b->cols[pidx[p]], r, tmp, sizeof tmp);
@@ -361,6 +267,7 @@ st_code delta_table_write_files(delta_table *t, const delta_batch *b, delta_file
         }
         uint32_t r32 = (uint32_t)r;
         st_buf_append(&groups[gi].rows, &r32, sizeof r32);
+        cur = gi;
     }
     st_buf_free(&key);
 
@@ -376,12 +283,8 @@ st_code delta_table_write_files(delta_table *t, const delta_batch *b, delta_file
     }
     if (rc) {
         /* remove the files this call wrote: nothing was committed */
-        for (size_t i = first_new; i < adds->count; i++) {
-            char *p = delta_file_local_path(delta_table_path(t), &adds->items[i]);
-            unlink(p);
-            free(p);
-            delta_file_free(&adds->items[i]);
-        }
+        delta_files_delete(delta_table_store(t), adds->items + first_new, adds->count - first_new);
+        for (size_t i = first_new; i < adds->count; i++) delta_file_free(&adds->items[i]);
         adds->count = first_new;
     }
 done:

@@ -1,4 +1,4 @@
-/* event.h — the IoT event v1 (DESIGN.md data contract): parse one JSON object,
+/* event.h — the IoT event v1 (README.md, "Data contract"): parse one JSON object,
  * validate and normalize it per the Silver rules, re-emit it as JSON.
  *
  * One call, iot_event_parse(), takes the raw bytes of one event (a Kafka value or
@@ -13,8 +13,8 @@
  *
  * Ownership: string fields of iot_event point either into the input buffer or into
  * the iot_arena passed to the parse call; they stay valid while both live (until
- * the input is freed or the arena is reset). `unit` of a converted reading points to
- * a static string.
+ * the input is freed or the arena is reset). `unit` of a known kind points to the
+ * kind's static canonical unit.
  *
  * Silver rules (the order in which they are checked, the first failure wins):
  *   1. input longer than opts.max_len               -> "line_too_long"
@@ -34,13 +34,17 @@
  *      printable bytes; floor in -1000..1000; seq >= 0;
  *      event_time ISO-8601 with `Z` or an offset, or
  *      epoch milliseconds (a number, 0..year 9999)
- *   8. unit fits a known sensor_type: temperature  -> "unit_mismatch:<type>"
- *      C/F (also °C/°F), humidity %, co2 ppm; other
- *      types accept any unit that passed rule 7
- *   9. F readings become C: (v - 32) * 5 / 9
- *  10. physically possible: temperature -40..85 C, -> "impossible_value:<type>"
- *      humidity 0..100 %, co2 0..20000 ppm,
- *      battery_pct 0..100
+ *   8. unit is one the kind accepts (the table of -> "unit_mismatch:<type>"
+ *      iot/sensor_kinds.h: temperature C/°C/F/°F,
+ *      humidity %, co2 ppm, pressure hPa/kPa);
+ *      other types accept any unit that passed rule 7
+ *   9. the value is converted to the kind's canonical
+ *      unit (°F -> °C: (v - 32) * 5 / 9; kPa -> hPa:
+ *      v * 10) and `unit` becomes that unit
+ *  10. physically possible (the table: temperature -> "impossible_value:<type>",
+ *      -40..85 C, humidity 0..100 %, co2 0..20000  "impossible_value:battery_pct"
+ *      ppm, pressure 870..1085 hPa), battery_pct
+ *      0..100
  *  11. event_time <= now + future tolerance        -> "future_timestamp"
  * Unknown fields are ignored (the schema stays open). With duplicate keys the
  * last one wins (as Python's json and jansson do).
@@ -51,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "iot/sensor_kinds.h"
 #include "util/buf.h"
 
 /* A string that is not NUL-terminated. */
@@ -59,14 +64,15 @@ typedef struct iot_str {
     size_t len;
 } iot_str;
 
-/* The typed, normalized event (units °C, %, ppm; time in UTC microseconds). */
+/* The typed, normalized event (value in the kind's canonical unit: °C, %, ppm, hPa;
+ * time in UTC microseconds). */
 typedef struct iot_event {
     iot_str event_id;
     iot_str sensor_id;
     iot_str building_id;
     iot_str room_id;
     iot_str sensor_type;
-    iot_str unit;             /* normalized: "C" for temperature */
+    iot_str unit;             /* normalized: the canonical unit of a known kind */
     int32_t floor;
     int32_t schema_version;   /* 1 (also when the field is absent) */
     double value;             /* normalized value */
@@ -75,7 +81,7 @@ typedef struct iot_event {
     int64_t seq;
     double battery_pct;       /* NaN when absent or null */
     int has_battery;          /* 1 when battery_pct was given */
-    int converted_from_f;     /* 1 when the reading came in °F */
+    int converted_from_f;     /* 1 when the reading came in °F (only then: see sensor_kinds.h) */
 } iot_event;
 
 /* Why an event is rejected. IOT_OK is 0. */
@@ -92,6 +98,9 @@ typedef enum iot_reason {
     IOT_UNIT_MISMATCH,
     IOT_IMPOSSIBLE_VALUE,
     IOT_FUTURE_TIMESTAMP,
+    /* given by the jobs, never by iot_event_parse: */
+    IOT_EMPTY_VALUE,          /* "empty_value": a Kafka record with no value (tombstone) */
+    IOT_LATE,                 /* "late": Gold, the reading's window was already closed */
     IOT_REASON_COUNT
 } iot_reason;
 
@@ -150,13 +159,33 @@ void iot_arena_destroy(iot_arena *a); /* NULL-safe */
 iot_reason iot_event_parse(const char *buf, size_t len, const iot_parse_opts *opts, iot_arena *arena,
                            iot_event *ev, iot_result *res);
 
+/* Rules 1 to 3 and the sensor_id field only: what a forwarder (the MQTT bridge) needs to key a
+ * record by sensor and to know whether it can be an event at all. IOT_OK with *sensor_id set
+ * (decoded into the arena when it has escapes; arena NULL gives invalid_field:sensor_id then)
+ * when buf is one JSON object whose sensor_id is a string of 1..256 bytes. Otherwise the
+ * reason Silver gives for the same bytes: line_too_long, invalid_utf8, malformed_json,
+ * not_an_object (never an event), or missing_field:sensor_id, wrong_type:sensor_id,
+ * invalid_field:sensor_id (an object without a usable sensor_id; other fields are not looked
+ * at, so Silver may still reject it for another one). Cost: one pass, as iot_event_parse. */
+iot_reason iot_event_sensor_id(const char *buf, size_t len, const iot_parse_opts *opts, iot_arena *arena,
+                               iot_str *sensor_id, iot_result *res);
+
+/* A verdict given upstream. A forwarder that knows a record is bad but passes it on (so that
+ * nothing is dropped silently) adds the Kafka header IOT_HEADER_REJECT with a reason name of
+ * the iot_result.name form ("line_too_long", "malformed_json", "missing_field:sensor_id") and
+ * IOT_HEADER_REJECT_DETAIL with the detail. Silver quarantines such a record with that reason
+ * without parsing it: its value may be only a prefix of what was received. */
+#define IOT_HEADER_REJECT "smarttech_reject"
+#define IOT_HEADER_REJECT_DETAIL "smarttech_reject_detail"
+
+/* The reason a name like "missing_field:seq" is of (the part before ':' compared with
+ * iot_reason_str); IOT_REASON_COUNT when it names none. */
+iot_reason iot_reason_from_name(const char *name, size_t len);
+
 /* Stable short name of a reason without its field ("missing_field"). */
 const char *iot_reason_str(iot_reason r);
 /* Contract name of a field ("event_time"); "" for IOT_F_NONE. */
 const char *iot_field_str(iot_field f);
-
-/* °F to °C exactly as the parser does it, so producers can predict the stored value. */
-double iot_f_to_c(double f);
 
 /* Appends ev as one canonical JSON object (contract field order, event_time as
  * ISO-8601 UTC with microseconds, value printed with the fewest digits that read

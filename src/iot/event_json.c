@@ -25,6 +25,7 @@ static const char *const invalid_names[IOT_F_COUNT] = {FIELDS(INVALID)};
 static const char *const reason_names[IOT_REASON_COUNT] = {
     "ok",          "line_too_long",  "invalid_utf8",  "malformed_json",   "not_an_object",   "unsupported_schema_version",
     "missing_field", "wrong_type", "invalid_field", "unit_mismatch", "impossible_value", "future_timestamp",
+    "empty_value", "late",
 };
 
 /* Stable short name of a reason; "unknown" out of range. O(1). */
@@ -40,6 +41,16 @@ const char *iot_field_str(iot_field f)
 }
 
 /* Combined static names; falls back to the bare reason name. O(1). */
+/* Linear over the dozen reason names. */
+iot_reason iot_reason_from_name(const char *name, size_t len)
+{
+    const char *colon = memchr(name, ':', len);
+    size_t n = colon ? (size_t)(colon - name) : len;
+    for (int r = 1; r < IOT_REASON_COUNT; r++)
+        if (strlen(reason_names[r]) == n && !memcmp(reason_names[r], name, n)) return (iot_reason)r;
+    return IOT_REASON_COUNT;
+}
+
 const char *iot_name_field_reason(iot_reason r, iot_field f)
 {
     if ((unsigned)f >= IOT_F_COUNT) return iot_reason_str(r);
@@ -47,33 +58,6 @@ const char *iot_name_field_reason(iot_reason r, iot_field f)
     if (r == IOT_WRONG_TYPE) return wrong_names[f];
     if (r == IOT_INVALID_FIELD) return invalid_names[f];
     return iot_reason_str(r);
-}
-
-const char *iot_name_impossible(iot_kind k, int battery)
-{
-    if (battery) return "impossible_value:battery_pct";
-    switch (k) {
-    case IOT_KIND_TEMPERATURE: return "impossible_value:temperature";
-    case IOT_KIND_HUMIDITY: return "impossible_value:humidity";
-    case IOT_KIND_CO2: return "impossible_value:co2";
-    default: return "impossible_value";
-    }
-}
-
-const char *iot_name_unit_mismatch(iot_kind k)
-{
-    switch (k) {
-    case IOT_KIND_TEMPERATURE: return "unit_mismatch:temperature";
-    case IOT_KIND_HUMIDITY: return "unit_mismatch:humidity";
-    case IOT_KIND_CO2: return "unit_mismatch:co2";
-    default: return "unit_mismatch";
-    }
-}
-
-/* The one conversion formula; the simulator's manifest relies on it being shared. */
-double iot_f_to_c(double f)
-{
-    return (f - 32.0) * 5.0 / 9.0;
 }
 
 /* Shortest of %.15g/%.16g/%.17g that reads back exactly. Cost: up to three

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/timeutil.h"
+#include "util/utf8.h"
 
 #define MAX_DEPTH 64
 #define MAX_ID_LEN 256
@@ -189,6 +190,40 @@ static iot_reason scan_object(const char *buf, size_t len, jval *vals, iot_resul
     return IOT_OK;
 }
 
+/* The verdict of an accepted input. */
+static iot_reason ok_result(iot_result *res)
+{
+    if (res) {
+        res->reason = IOT_OK;
+        res->field = IOT_F_NONE;
+        res->name = "ok";
+        res->offset = 0;
+        res->detail[0] = '\0';
+    }
+    return IOT_OK;
+}
+
+static const iot_parse_opts *opts_or_default(const iot_parse_opts *o, iot_parse_opts *dflt)
+{
+    if (o) return o;
+    iot_parse_opts_init(dflt);
+    return dflt;
+}
+
+/* Rules 1 to 3: size, UTF-8, one JSON object scanned into vals[]. */
+static iot_reason scan_checked(const char *buf, size_t len, const iot_parse_opts *opts, jval *vals, iot_result *res)
+{
+    if (len > opts->max_len)
+        return fail(res, IOT_LINE_TOO_LONG, IOT_F_NONE, NULL, 0, "event of %zu bytes is over the %zu-byte limit", len,
+                    opts->max_len);
+    size_t bad = st_utf8_valid_prefix(buf, len);
+    if (bad < len)
+        return fail(res, IOT_INVALID_UTF8, IOT_F_NONE, NULL, bad, "invalid UTF-8 byte 0x%02x at byte %zu",
+                    (unsigned char)buf[bad], bad);
+    memset(vals, 0, IOT_F_COUNT * sizeof *vals);
+    return scan_object(buf, len, vals, res);
+}
+
 /* Decoded string of a JT_STRING value: the raw body, or a decoded copy in the arena. */
 static int get_str(const jval *v, iot_arena *arena, iot_str *out)
 {
@@ -202,12 +237,6 @@ static int get_str(const jval *v, iot_arena *arena, iot_str *out)
     out->len = js_decode(v->p, v->n, d);
     out->ptr = d;
     return 0;
-}
-
-static int str_eq(iot_str s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s.len == n && !memcmp(s.ptr, lit, n);
 }
 
 /* [a-z][a-z0-9_]{0,31} */
@@ -228,6 +257,32 @@ static int valid_unit(iot_str s)
     for (size_t i = 0; i < s.len; i++)
         if ((unsigned char)s.ptr[i] < 0x20 || s.ptr[i] == 0x7f) return 0;
     return 1;
+}
+
+/* See event.h: rules 1-3, then the checks of rules 5-7 for sensor_id alone. */
+iot_reason iot_event_sensor_id(const char *buf, size_t len, const iot_parse_opts *opts, iot_arena *arena,
+                               iot_str *sensor_id, iot_result *res)
+{
+    iot_parse_opts dflt;
+    opts = opts_or_default(opts, &dflt);
+    jval v[IOT_F_COUNT];
+    iot_reason r = scan_checked(buf, len, opts, v, res);
+    if (r != IOT_OK) return r;
+    const jval *sv = &v[IOT_F_SENSOR_ID];
+    const iot_field f = IOT_F_SENSOR_ID;
+    sensor_id->ptr = NULL;
+    sensor_id->len = 0;
+    if (sv->type == JT_ABSENT || sv->type == JT_NULL)
+        return fail(res, IOT_MISSING_FIELD, f, iot_name_field_reason(IOT_MISSING_FIELD, f), 0,
+                    "required field 'sensor_id' is %s", sv->type == JT_NULL ? "null" : "missing");
+    if (sv->type != JT_STRING)
+        return fail(res, IOT_WRONG_TYPE, f, iot_name_field_reason(IOT_WRONG_TYPE, f), 0,
+                    "field 'sensor_id' is %s, expected a string", type_name(sv->type));
+    if (get_str(sv, arena, sensor_id) || sensor_id->len == 0 || sensor_id->len > MAX_ID_LEN)
+        return fail(res, IOT_INVALID_FIELD, f, iot_name_field_reason(IOT_INVALID_FIELD, f), 0,
+                    "field 'sensor_id' is %s", !arena && sv->has_esc ? "escaped but no arena was given"
+                                               : sensor_id->len ? "longer than 256 bytes" : "empty");
+    return ok_result(res);
 }
 
 /* Integral number within [lo, hi] -> *out; -1 not integral/out of range. */
@@ -278,26 +333,29 @@ static int want_type(iot_field f)
     }
 }
 
+/* Rule 8's verdict, naming the units the kind accepts. Off the hot path. */
+static iot_reason unit_mismatch(iot_result *res, const iot_kind *k, const iot_event *ev)
+{
+    char units[64];
+    size_t n = 0;
+    units[0] = '\0';
+    for (size_t i = 0; i < k->nunits; i++) {
+        int w = snprintf(units + n, sizeof units - n, "%s%s", i ? ", " : "", k->units[i].name);
+        if (w < 0 || (size_t)w >= sizeof units - n) break;
+        n += (size_t)w;
+    }
+    return fail(res, IOT_UNIT_MISMATCH, IOT_F_UNIT, k->mismatch_name, 0, "unit '%.*s' does not fit %s (accepted: %s)",
+                (int)ev->unit.len, ev->unit.ptr, k->name, units);
+}
+
 /* See event.h. */
 iot_reason iot_event_parse(const char *buf, size_t len, const iot_parse_opts *opts, iot_arena *arena,
                            iot_event *ev, iot_result *res)
 {
     iot_parse_opts dflt;
-    if (!opts) {
-        iot_parse_opts_init(&dflt);
-        opts = &dflt;
-    }
-    if (len > opts->max_len)
-        return fail(res, IOT_LINE_TOO_LONG, IOT_F_NONE, NULL, 0, "event of %zu bytes is over the %zu-byte limit", len,
-                    opts->max_len);
-    size_t bad = js_utf8_check((const unsigned char *)buf, len);
-    if (bad < len)
-        return fail(res, IOT_INVALID_UTF8, IOT_F_NONE, NULL, bad, "invalid UTF-8 byte 0x%02x at byte %zu",
-                    (unsigned char)buf[bad], bad);
-
+    opts = opts_or_default(opts, &dflt);
     jval v[IOT_F_COUNT];
-    memset(v, 0, sizeof v);
-    iot_reason r = scan_object(buf, len, v, res);
+    iot_reason r = scan_checked(buf, len, opts, v, res);
     if (r != IOT_OK) return r;
 
     /* 4. schema_version */
@@ -385,40 +443,22 @@ iot_reason iot_event_parse(const char *buf, size_t len, const iot_parse_opts *op
     }
     ev->event_date = (int32_t)floordiv64(ev->event_time_us, 86400000000LL);
 
-    /* 8. unit per known type, 9. °F -> °C */
-    iot_kind kind = IOT_KIND_OTHER;
+    /* 8. unit per known kind, 9. conversion to its canonical unit, 10. its range */
+    const iot_kind *kind = iot_kind_find(ev->sensor_type.ptr, ev->sensor_type.len);
     ev->converted_from_f = 0;
-    if (str_eq(ev->sensor_type, "temperature")) {
-        kind = IOT_KIND_TEMPERATURE;
-        if (str_eq(ev->unit, "F") || str_eq(ev->unit, "\xc2\xb0" "F")) {
-            ev->value = iot_f_to_c(ev->value);
-            ev->converted_from_f = 1;
-        } else if (!str_eq(ev->unit, "C") && !str_eq(ev->unit, "\xc2\xb0" "C")) {
-            goto mismatch;
-        }
-        ev->unit.ptr = "C";
-        ev->unit.len = 1;
-    } else if (str_eq(ev->sensor_type, "humidity")) {
-        kind = IOT_KIND_HUMIDITY;
-        if (!str_eq(ev->unit, "%")) goto mismatch;
-    } else if (str_eq(ev->sensor_type, "co2")) {
-        kind = IOT_KIND_CO2;
-        if (!str_eq(ev->unit, "ppm")) goto mismatch;
+    if (kind) {
+        const iot_unit *u = iot_kind_unit(kind, ev->unit.ptr, ev->unit.len);
+        if (!u) return unit_mismatch(res, kind, ev);
+        if (u->to_canonical) ev->value = u->to_canonical(ev->value);
+        ev->converted_from_f = u->converted_from_f;
+        ev->unit.ptr = kind->unit;
+        ev->unit.len = kind->unit_len;
+        if (!(ev->value >= kind->min && ev->value <= kind->max))
+            return fail(res, IOT_IMPOSSIBLE_VALUE, IOT_F_VALUE, kind->impossible_name, 0,
+                        "%s value %g %s is outside %g..%g", kind->name, ev->value, kind->unit, kind->min, kind->max);
     }
-    /* 10. physically possible */
-    double lo = 0, hi = 0;
-    switch (kind) {
-    case IOT_KIND_TEMPERATURE: lo = -40, hi = 85; break;
-    case IOT_KIND_HUMIDITY: lo = 0, hi = 100; break;
-    case IOT_KIND_CO2: lo = 0, hi = 20000; break;
-    default: break;
-    }
-    if (kind != IOT_KIND_OTHER && !(ev->value >= lo && ev->value <= hi))
-        return fail(res, IOT_IMPOSSIBLE_VALUE, IOT_F_VALUE, iot_name_impossible(kind, 0), 0,
-                    "%.*s value %g %s is outside %g..%g", (int)ev->sensor_type.len, ev->sensor_type.ptr, ev->value,
-                    kind == IOT_KIND_TEMPERATURE ? "C" : kind == IOT_KIND_HUMIDITY ? "%" : "ppm", lo, hi);
     if (ev->has_battery && !(ev->battery_pct >= 0 && ev->battery_pct <= 100))
-        return fail(res, IOT_IMPOSSIBLE_VALUE, IOT_F_BATTERY_PCT, iot_name_impossible(kind, 1), 0,
+        return fail(res, IOT_IMPOSSIBLE_VALUE, IOT_F_BATTERY_PCT, "impossible_value:battery_pct", 0,
                     "battery_pct %g is outside 0..100", ev->battery_pct);
     /* 11. future */
     if (opts->future_tolerance_us >= 0) {
@@ -432,19 +472,9 @@ iot_reason iot_event_parse(const char *buf, size_t len, const iot_parse_opts *op
                         (long long)(opts->future_tolerance_us / 1000000), b);
         }
     }
-    if (res) {
-        res->reason = IOT_OK;
-        res->field = IOT_F_NONE;
-        res->name = "ok";
-        res->offset = 0;
-        res->detail[0] = '\0';
-    }
-    return IOT_OK;
+    return ok_result(res);
 
 bad_epoch:
     return fail(res, IOT_INVALID_FIELD, IOT_F_EVENT_TIME, iot_name_field_reason(IOT_INVALID_FIELD, IOT_F_EVENT_TIME), 0,
                 "event_time %g is not epoch milliseconds in 0..9999-12-31", tv->num.d);
-mismatch:
-    return fail(res, IOT_UNIT_MISMATCH, IOT_F_UNIT, iot_name_unit_mismatch(kind), 0, "unit '%.*s' does not fit %.*s",
-                (int)ev->unit.len, ev->unit.ptr, (int)ev->sensor_type.len, ev->sensor_type.ptr);
 }

@@ -4,41 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Strict UTF-8 check (Unicode table 3-7). Cost: one pass, 8 ASCII bytes per step. */
-size_t js_utf8_check(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!(w & 0x8080808080808080ULL)) {
-                i += 8;
-                continue;
-            }
-        }
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        unsigned lo = 0x80, hi = 0xBF, more;
-        if (c >= 0xC2 && c <= 0xDF) more = 1;
-        else if (c == 0xE0) more = 2, lo = 0xA0;
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) more = 2;
-        else if (c == 0xED) more = 2, hi = 0x9F;
-        else if (c == 0xF0) more = 3, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3) more = 3;
-        else if (c == 0xF4) more = 3, hi = 0x8F;
-        else return i;
-        if (i + more >= n) return i; /* truncated sequence */
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (unsigned k = 2; k <= more; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return i;
-        i += more + 1;
-    }
-    return n;
-}
+#include "util/utf8.h"
 
 static int hexval(char c)
 {
@@ -113,31 +79,6 @@ int js_string(const char *p, const char *end, const char **close, int *has_esc)
     return JS_SYNTAX; /* unterminated */
 }
 
-/* Writes code point u as UTF-8 at out; returns the byte count. */
-static size_t put_utf8(char *out, unsigned u)
-{
-    if (u < 0x80) {
-        out[0] = (char)u;
-        return 1;
-    }
-    if (u < 0x800) {
-        out[0] = (char)(0xC0 | (u >> 6));
-        out[1] = (char)(0x80 | (u & 0x3F));
-        return 2;
-    }
-    if (u < 0x10000) {
-        out[0] = (char)(0xE0 | (u >> 12));
-        out[1] = (char)(0x80 | ((u >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (u & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (u >> 18));
-    out[1] = (char)(0x80 | ((u >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((u >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (u & 0x3F));
-    return 4;
-}
-
 /* See jscan.h. Input was validated by js_string, so escapes are well formed.
  * \uXXXX (6 bytes) yields at most 3 bytes, a pair (12) 4 bytes: never grows. */
 size_t js_decode(const char *src, size_t n, char *out)
@@ -164,7 +105,7 @@ size_t js_decode(const char *src, size_t n, char *out)
                 i += 6;
                 u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
             }
-            o += put_utf8(out + o, u);
+            o += st_utf8_encode(u, (uint8_t *)out + o);
             break;
         }
         default: out[o++] = e; break; /* " \ / */

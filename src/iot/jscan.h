@@ -17,11 +17,6 @@ typedef struct jnum {
     int is_int;
 } jnum;
 
-/* Returns n when s[0..n) is valid UTF-8 (no overlong forms, no surrogates, nothing
- * above U+10FFFF), else the offset of the first bad byte. ASCII runs go 8 bytes at a
- * time. */
-size_t js_utf8_check(const unsigned char *s, size_t n);
-
 /* Skips JSON whitespace (space, tab, CR, LF). */
 static inline const char *js_ws(const char *p, const char *end)
 {

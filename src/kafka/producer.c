@@ -22,8 +22,11 @@ struct kafka_producer {
     char *topic;
     uint64_t produced, delivered, failed;
     bool brokers_down, fatal;
-    char last_error[256];
+    char last_error[512];
     unsigned since_poll;
+    kafka_delivery_fn dr_fn;
+    void *dr_opaque;
+    size_t max_message_bytes;
 };
 
 /* Producer defaults for throughput with per-event durability (see kafka.h); -X overrides. */
@@ -52,10 +55,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         p->delivered++;
         p->brokers_down = false;
     }
+    /* messages of kafka_producer_send carry no opaque: only produce() ones are reported */
+    if (p->dr_fn && m->_private)
+        p->dr_fn(m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR, m->err ? rd_kafka_err2str(m->err) : NULL,
+                 p->dr_opaque);
 }
 
 /* Client-level errors (served like delivery reports). Transport errors are informational:
- * librdkafka reconnects with backoff by itself; only a fatal error stops the producer. */
+ * librdkafka reconnects with backoff by itself; only a fatal error, or brokers that refuse our
+ * credentials or certificate (no reconnect fixes that: the events would wait in the queue until
+ * message.timeout.ms), stop the producer. */
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     kafka_producer *p = opaque;
@@ -65,6 +74,13 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         p->fatal = true;
         snprintf(p->last_error, sizeof p->last_error, "fatal producer error (%s): %s",
                  rd_kafka_err2name(orig), why);
+        return;
+    }
+    if (kafka_err_is_auth_failure(err, reason)) {
+        if (p->fatal) return; /* keep the first reason */
+        p->fatal = true;
+        snprintf(p->last_error, sizeof p->last_error, "Kafka brokers %s refused the connection (check "
+                 "sasl.username/sasl.password, ssl.ca.location): %s", p->brokers, reason);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) p->brokers_down = true;
@@ -95,6 +111,11 @@ st_code kafka_producer_new(kafka_producer **out, const char *brokers, const char
         rc = st_err_set(e, ST_ERR_ARG, "cannot create Kafka producer for %s: %s", brokers, why);
         goto fail;
     }
+    char mmb[32];
+    size_t mmb_len = sizeof mmb;
+    p->max_message_bytes = 1000000;
+    if (rd_kafka_conf_get(rd_kafka_conf(p->rk), "message.max.bytes", mmb, &mmb_len) == RD_KAFKA_CONF_OK)
+        p->max_message_bytes = (size_t)strtoull(mmb, NULL, 10);
     p->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
     if (!p->rkt) {
         rc = st_err_set(e, ST_ERR_KAFKA, "cannot create Kafka topic handle %s: %s", topic,
@@ -123,34 +144,79 @@ void kafka_producer_destroy(kafka_producer *p)
     free(p);
 }
 
-/* Enqueue with copy; on QUEUE_FULL serve reports in short slices until max_block_ms. */
-st_code kafka_producer_send(kafka_producer *p, const void *key, size_t key_len, const void *value,
-                            size_t value_len, int max_block_ms, st_err *e)
+/* Enqueue with copy; on QUEUE_FULL serve reports in short slices until max_block_ms. The
+ * headers are built once: rd_kafka_producev takes them over only when it succeeds. */
+st_code kafka_producer_produce(kafka_producer *p, const kafka_outgoing *m, int max_block_ms, st_err *e)
 {
     int64_t start = -1;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (m->nheaders) {
+        hdrs = rd_kafka_headers_new(m->nheaders);
+        for (size_t i = 0; i < m->nheaders; i++)
+            rd_kafka_header_add(hdrs, m->headers[i].name, -1, m->headers[i].value, (ssize_t)m->headers[i].len);
+    }
+    st_code rc;
     for (;;) {
-        if (p->fatal) return st_err_set(e, ST_ERR_KAFKA, "topic %s: %s", p->topic, p->last_error);
-        if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                             (void *)(uintptr_t)value, value_len, key, key_len, NULL) == 0) {
+        if (p->fatal) {
+            rc = st_err_set(e, ST_ERR_KAFKA, "topic %s: %s", p->topic, p->last_error);
+            break;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)(uintptr_t)m->value, m->value_len),
+            RD_KAFKA_V_KEY(m->key, m->key ? m->key_len : 0), RD_KAFKA_V_TIMESTAMP(m->timestamp_ms),
+            RD_KAFKA_V_OPAQUE(m->opaque), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            hdrs = NULL;
             p->produced++;
             if (++p->since_poll >= SENDS_PER_POLL) {
                 p->since_poll = 0;
                 rd_kafka_poll(p->rk, 0);
             }
-            return ST_OK;
+            rc = ST_OK;
+            break;
         }
-        rd_kafka_resp_err_t err = rd_kafka_last_error();
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            return st_err_set(e, ST_ERR_KAFKA, "cannot queue message for topic %s: %s", p->topic,
-                              rd_kafka_err2str(err));
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            rc = st_err_set(e, ST_ERR_ARG, "message of %zu bytes is over message.max.bytes (%zu) for topic %s",
+                            m->key_len + m->value_len, p->max_message_bytes, p->topic);
+            break;
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rc = st_err_set(e, ST_ERR_KAFKA, "cannot queue message for topic %s: %s", p->topic,
+                            rd_kafka_err2str(err));
+            break;
+        }
         int64_t now = st_monotonic_us();
         if (start < 0) start = now;
         int64_t left_ms = max_block_ms - (now - start) / 1000;
-        if (left_ms <= 0)
-            return st_err_set(e, ST_ERR_STATE, "topic %s: local producer queue full (%d messages)",
-                              p->topic, rd_kafka_outq_len(p->rk));
+        if (left_ms <= 0) {
+            rc = st_err_set(e, ST_ERR_STATE, "topic %s: local producer queue full (%d messages)", p->topic,
+                            rd_kafka_outq_len(p->rk));
+            break;
+        }
         rd_kafka_poll(p->rk, left_ms < POLL_SLICE_MS ? (int)left_ms : POLL_SLICE_MS);
     }
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    return rc;
+}
+
+/* The plain form: no headers, no timestamp, no opaque. */
+st_code kafka_producer_send(kafka_producer *p, const void *key, size_t key_len, const void *value,
+                            size_t value_len, int max_block_ms, st_err *e)
+{
+    kafka_outgoing m = {.key = key, .key_len = key_len, .value = value, .value_len = value_len};
+    return kafka_producer_produce(p, &m, max_block_ms, e);
+}
+
+void kafka_producer_set_delivery_cb(kafka_producer *p, kafka_delivery_fn fn, void *cb_opaque)
+{
+    p->dr_fn = fn;
+    p->dr_opaque = cb_opaque;
+}
+
+size_t kafka_producer_max_message_bytes(const kafka_producer *p)
+{
+    return p->max_message_bytes;
 }
 
 /* Thin wrapper: delivery reports and errors are served on the caller's thread. */

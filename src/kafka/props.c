@@ -132,6 +132,12 @@ bad:
 kafka_props *kafka_props_clone(const kafka_props *p)
 {
     kafka_props *c = kafka_props_new();
-    for (size_t i = 0; p && i < p->n; i++) kafka_props_set(c, p->keys[i], p->values[i]);
+    kafka_props_merge(c, p);
     return c;
+}
+
+/* O(|dst| x |src|): the lists hold a handful of entries. */
+void kafka_props_merge(kafka_props *dst, const kafka_props *src)
+{
+    for (size_t i = 0; src && i < src->n; i++) kafka_props_set(dst, src->keys[i], src->values[i]);
 }

@@ -4,16 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
+
 /* 64-bit finaliser (avalanche) folded to 32 bits: the slot hash. */
-static inline uint32_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return (uint32_t)x;
-}
+static inline uint32_t mix64(uint64_t x) { return (uint32_t)st_hash_mix64(x); }
 
 static inline uint64_t load64(const uint8_t *p)
 {

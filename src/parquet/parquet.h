@@ -16,6 +16,13 @@
  * value). For a flat REQUIRED column: num_levels == num_values == rows, no levels.
  * For a flat OPTIONAL column: def_levels[i] is 1 (present) or 0 (null).
  *
+ * I/O: all of it goes through the storage layer (store/store.h): a writer writes to a
+ * sink (the file appears whole when the writer closes, nothing is left when it aborts),
+ * a reader reads from a source (random access: footer, then the column chunks it
+ * decodes). Open them with st_store_open_sink / st_store_open_source on a store, or
+ * st_sink_open_uri / st_source_open_uri for a single file; bytes in memory are read
+ * with pq_reader_open_mem.
+ *
  * Errors: every fallible call returns an st_code and fills st_err with a message
  * naming the file. Nothing here calls exit() or prints.
  *
@@ -34,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
 #include "util/err.h"
 
 /* Physical types, numbered as in parquet-format's Type enum. */
@@ -140,9 +148,11 @@ typedef struct pq_writer_options {
 
 void pq_writer_options_init(pq_writer_options *o);
 
-/* Creates path (truncating) and prepares a writer for the schema. fields/nfields
- * describe the nodes under the root (see top of file); they are copied. */
-pq_writer *pq_writer_open(const char *path, const pq_schema_node *fields, int nfields,
+/* Prepares a writer for the schema that writes the file to sink. The writer owns the sink
+ * from this call on, whatever its outcome: pq_writer_close closes it, pq_writer_abort and
+ * a failed open abort it. fields/nfields describe the nodes under the root (see top of
+ * file); they are copied. Messages name the file by the sink's name. */
+pq_writer *pq_writer_open(st_sink *sink, const pq_schema_node *fields, int nfields,
                           const pq_writer_options *opt, st_err *e);
 
 int pq_writer_num_leaves(const pq_writer *w);
@@ -179,16 +189,18 @@ typedef struct pq_column_stats {
 typedef struct pq_file_info {
     int64_t num_rows;
     int64_t file_size;
+    int64_t mtime_ms;                /* the file's modification time, as its store gives it */
     int num_row_groups;
     int num_leaves;
     pq_column_stats *columns;        /* num_leaves entries, owned */
 } pq_file_info;
 
-/* Flushes, writes the footer, fsyncs and closes the file, fills info (may be NULL)
- * and frees the writer, whatever the outcome. On failure the partial file is removed. */
+/* Flushes, writes the footer and closes the sink (the file is durable and visible when
+ * this returns ST_OK), fills info (may be NULL) and frees the writer, whatever the
+ * outcome. On failure nothing is left at the file's key. */
 st_code pq_writer_close(pq_writer *w, pq_file_info *info, st_err *e);
 
-/* Frees the writer and removes the partial file. NULL-safe. */
+/* Frees the writer and aborts its sink (nothing is left). NULL-safe. */
 void pq_writer_abort(pq_writer *w);
 
 void pq_file_info_free(pq_file_info *info);
@@ -197,10 +209,13 @@ void pq_file_info_free(pq_file_info *info);
 
 typedef struct pq_reader pq_reader;
 
-/* Opens and validates the footer of a file. Every length and offset read from the
- * file is checked; a damaged file gives ST_ERR_FORMAT naming the path, a feature we do
- * not implement (encryption, ...) gives ST_ERR_UNSUPPORTED naming the feature. */
-pq_reader *pq_reader_open(const char *path, st_err *e);
+/* Opens and validates the footer of a file read from src, which the reader owns from this
+ * call on (closed by pq_reader_close, or here on failure). Every length and offset read
+ * from the file is checked; a damaged file gives ST_ERR_FORMAT naming it, a feature we do
+ * not implement (encryption, ...) gives ST_ERR_UNSUPPORTED naming the feature. Cost: one
+ * read of the file's last 64 KiB (plus the first 4 bytes and the rest of a larger footer
+ * when the file is bigger); then one read per column chunk decoded. */
+pq_reader *pq_reader_open(st_source *src, st_err *e);
 /* Same over a buffer (borrowed: must outlive the reader); name is used in messages. */
 pq_reader *pq_reader_open_mem(const uint8_t *data, size_t len, const char *name, st_err *e);
 void pq_reader_close(pq_reader *r);   /* NULL-safe */

@@ -1,18 +1,14 @@
 /* reader.c — pq_reader: footer validation and column chunk decoding.
  *
- * Files are mapped read-only (or borrowed from the caller's buffer). Every size,
- * offset and count taken from the file is checked against the bytes that exist
- * before use; a damaged file yields ST_ERR_FORMAT naming it, never a crash.
- * Decoded columns own their memory (an arena of page copies), so they outlive
- * the reader.
+ * Files are read through a byte source of the storage layer (store/store.h): the
+ * footer at open (one read of the file's tail, which holds it unless it is large), then
+ * one read per column chunk decoded. Every size, offset and count taken from the file is
+ * checked against the bytes that exist before use; a damaged file yields ST_ERR_FORMAT
+ * naming it, never a crash. Decoded columns own their memory (an arena of page copies),
+ * so they outlive the reader.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "parquet/codec.h"
 #include "parquet/encoding.h"
@@ -27,14 +23,16 @@
 #define PQ_MAX_CHUNK_LEVELS (1LL << 28)
 /* Upper bound on one page's uncompressed size. */
 #define PQ_MAX_PAGE_BYTES (1LL << 30)
+/* Bytes read from the end of the file at open: the footer of most files fits, so opening
+ * costs one read (one request on object storage). */
+#define PQ_TAIL_BYTES (64 * 1024)
 
 struct pq_reader {
     char *name;
-    const uint8_t *data;
-    size_t len;
-    void *map;
-    size_t map_len;
+    st_source *src;
+    size_t len;                /* file size */
     size_t footer_start;       /* first byte of the footer */
+    st_buf chunk;              /* the compressed column chunk being decoded */
     pq_file_meta fm;
     pq_leaf_info *leaves;
     pq_codec_ctx *cc;
@@ -75,7 +73,8 @@ void pq_column_data_free(pq_column_data *c)
 void pq_reader_close(pq_reader *r)
 {
     if (!r) return;
-    if (r->map) munmap(r->map, r->map_len);
+    st_source_close(r->src);
+    st_buf_free(&r->chunk);
     pq_file_meta_free(&r->fm);
     free(r->leaves);
     pq_codec_ctx_destroy(r->cc);
@@ -85,23 +84,51 @@ void pq_reader_close(pq_reader *r)
     free(r);
 }
 
-/* Checks magic numbers and footer, parses it and the chunk ranges. */
+/* Checks magic numbers and footer, parses it and the chunk ranges. Reads the tail of the
+ * file (PQ_TAIL_BYTES, or all of a small file), plus the head's magic and the rest of a
+ * larger footer when they are not in it. */
 static st_code reader_init(pq_reader *r, st_err *e)
 {
-    const uint8_t *d = r->data;
     size_t n = r->len;
     if (n < 12) return st_err_set(e, ST_ERR_FORMAT, "%s: not a Parquet file (only %zu bytes)", r->name, n);
-    if (!memcmp(d + n - 4, "PARE", 4))
-        return st_err_set(e, ST_ERR_UNSUPPORTED, "%s: encrypted Parquet footer (PARE) is not supported", r->name);
-    if (memcmp(d, "PAR1", 4) || memcmp(d + n - 4, "PAR1", 4))
-        return st_err_set(e, ST_ERR_FORMAT, "%s: not a Parquet file (bad magic number)", r->name);
+    size_t tail = n < PQ_TAIL_BYTES ? n : PQ_TAIL_BYTES;
+    st_buf t = {0};
+    st_buf_reserve(&t, tail);
+    st_code rc = st_source_read(r->src, n - tail, tail, t.data, e);
+    if (rc) goto done;
+    t.len = tail;
+    const uint8_t *end = t.data + tail;
+    uint8_t head[4];
+    if (tail == n) memcpy(head, t.data, 4);
+    else if ((rc = st_source_read(r->src, 0, 4, head, e))) goto done;
+    if (!memcmp(end - 4, "PARE", 4)) {
+        rc = st_err_set(e, ST_ERR_UNSUPPORTED, "%s: encrypted Parquet footer (PARE) is not supported", r->name);
+        goto done;
+    }
+    if (memcmp(head, "PAR1", 4) || memcmp(end - 4, "PAR1", 4)) {
+        rc = st_err_set(e, ST_ERR_FORMAT, "%s: not a Parquet file (bad magic number)", r->name);
+        goto done;
+    }
     uint32_t flen;
-    memcpy(&flen, d + n - 8, 4);
-    if ((size_t)flen > n - 12)
-        return st_err_set(e, ST_ERR_FORMAT, "%s: damaged Parquet footer: length %u exceeds the file (%zu bytes)",
-                          r->name, flen, n);
+    memcpy(&flen, end - 8, 4);
+    if ((size_t)flen > n - 12) {
+        rc = st_err_set(e, ST_ERR_FORMAT, "%s: damaged Parquet footer: length %u exceeds the file (%zu bytes)",
+                        r->name, flen, n);
+        goto done;
+    }
     r->footer_start = n - 8 - flen;
-    st_code rc = pq_meta_parse_footer(d + r->footer_start, flen, r->name, &r->fm, e);
+    const uint8_t *foot;
+    if ((size_t)flen + 8 <= tail) {
+        foot = end - 8 - flen;
+    } else {
+        st_buf_reset(&t);
+        st_buf_reserve(&t, flen);
+        if ((rc = st_source_read(r->src, r->footer_start, flen, t.data, e))) goto done;
+        foot = t.data;
+    }
+    rc = pq_meta_parse_footer(foot, flen, r->name, &r->fm, e);
+done:
+    st_buf_free(&t);
     if (rc) return rc;
     for (int g = 0; g < r->fm.nrgs; g++)
         for (int c = 0; c < r->fm.schema.nleaves; c++) {
@@ -127,12 +154,16 @@ static st_code reader_init(pq_reader *r, st_err *e)
     return ST_OK;
 }
 
-pq_reader *pq_reader_open_mem(const uint8_t *data, size_t len, const char *name, st_err *e)
+pq_reader *pq_reader_open(st_source *src, st_err *e)
 {
+    if (!src) {
+        st_err_set(e, ST_ERR_ARG, "pq_reader_open: no source");
+        return NULL;
+    }
     pq_reader *r = st_xcalloc(1, sizeof *r);
-    r->name = st_xstrdup(name ? name : "<memory>");
-    r->data = data;
-    r->len = len;
+    r->src = src;
+    r->name = st_xstrdup(st_source_name(src));
+    r->len = (size_t)st_source_size(src);
     if (reader_init(r, e)) {
         pq_reader_close(r);
         return NULL;
@@ -140,48 +171,9 @@ pq_reader *pq_reader_open_mem(const uint8_t *data, size_t len, const char *name,
     return r;
 }
 
-pq_reader *pq_reader_open(const char *path, st_err *e)
+pq_reader *pq_reader_open_mem(const uint8_t *data, size_t len, const char *name, st_err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        st_err_set(e, errno == ENOENT ? ST_ERR_NOTFOUND : ST_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        st_err_set(e, ST_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        st_err_set(e, ST_ERR_FORMAT, "%s: not a regular file", path);
-        close(fd);
-        return NULL;
-    }
-    pq_reader *r = st_xcalloc(1, sizeof *r);
-    r->name = st_xstrdup(path);
-    if (st.st_size > 0) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            st_err_set(e, ST_ERR_IO, "cannot map %s: %s", path, strerror(errno));
-            close(fd);
-            pq_reader_close(r);
-            return NULL;
-        }
-        r->map = m;
-        r->map_len = (size_t)st.st_size;
-        r->data = m;
-        r->len = (size_t)st.st_size;
-    } else {
-        r->data = (const uint8_t *)"";
-        r->len = 0;
-    }
-    close(fd);
-    if (reader_init(r, e)) {
-        pq_reader_close(r);
-        return NULL;
-    }
-    return r;
+    return pq_reader_open(st_source_mem(data, len, name ? name : "<memory>"), e);
 }
 
 int64_t pq_reader_num_rows(const pq_reader *r) { return r->fm.num_rows; }
@@ -482,7 +474,13 @@ static st_code read_chunk(pq_reader *r, int g, int leaf, pq_column_data *out, st
 
     int64_t start = cm->data_page_offset;
     if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start) start = cm->dictionary_page_offset;
-    const uint8_t *p = r->data + start, *end = p + cm->total_compressed;
+    /* reader_init checked that [start, start + total_compressed) lies before the footer */
+    if (n == 0) return ST_OK; /* an empty chunk (its range is not checked): nothing to read */
+    st_buf_reset(&r->chunk);
+    st_buf_reserve(&r->chunk, (size_t)cm->total_compressed + 1);
+    st_code rrc = st_source_read(r->src, (uint64_t)start, (size_t)cm->total_compressed, r->chunk.data, e);
+    if (rrc) return rrc;
+    const uint8_t *p = r->chunk.data, *end = p + cm->total_compressed;
     size_t done = 0;
     int keep = c.width == 0 || c.type == PQ_INT96 || c.type == PQ_FIXED_LEN_BYTE_ARRAY;
     while (done < n) {

@@ -1,14 +1,13 @@
 /* writer.c — pq_writer: file, row groups and footer (public API in parquet.h).
  *
  * Rows are encoded as they arrive; a row group's column chunks stay in memory until
- * the group is flushed, then go to the file one after another. The footer is
- * written at close. Cost: O(data) time, memory about one compressed row group.
+ * the group is flushed, then go to the sink (store/store.h) one after another: the
+ * sink writes them through (POSIX) or uploads them as parts (object storage). The
+ * footer is written at close, which closes the sink: the file appears whole then, and
+ * an abort leaves nothing. Cost: O(data) time, memory about one compressed row group.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "parquet/codec.h"
 #include "parquet/colwriter.h"
@@ -16,8 +15,8 @@
 #include "parquet/parquet.h"
 
 struct pq_writer {
-    char *path;
-    int fd;
+    char *path;                /* the sink's name, for messages */
+    st_sink *sink;             /* owned; NULL once closed or aborted */
     pq_writer_options opt;
     char *created_by;
     pq_schema schema;
@@ -47,18 +46,12 @@ void pq_writer_options_init(pq_writer_options *o)
 
 static st_code write_all(pq_writer *w, const void *p, size_t n, st_err *e)
 {
-    const uint8_t *c = p;
-    while (n) {
-        ssize_t k = write(w->fd, c, n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            w->failed = 1;
-            return st_err_set(e, ST_ERR_IO, "cannot write %s: %s", w->path, strerror(errno));
-        }
-        c += k;
-        n -= (size_t)k;
-        w->offset += k;
+    st_code rc = st_sink_write(w->sink, p, n, e);
+    if (rc) {
+        w->failed = 1;
+        return rc;
     }
+    w->offset += (int64_t)n;
     return ST_OK;
 }
 
@@ -75,6 +68,7 @@ static void free_rgs(pq_writer *w)
 
 static void writer_free(pq_writer *w)
 {
+    st_sink_abort(w->sink);
     if (w->cols)
         for (int i = 0; i < w->schema.nleaves; i++) pq_colwriter_destroy(w->cols[i]);
     free(w->cols);
@@ -87,22 +81,27 @@ static void writer_free(pq_writer *w)
     free(w);
 }
 
-pq_writer *pq_writer_open(const char *path, const pq_schema_node *fields, int nfields,
-                          const pq_writer_options *opt, st_err *e)
+pq_writer *pq_writer_open(st_sink *sink, const pq_schema_node *fields, int nfields, const pq_writer_options *opt,
+                          st_err *e)
 {
+    if (!sink) {
+        st_err_set(e, ST_ERR_ARG, "pq_writer_open: no sink");
+        return NULL;
+    }
+    const char *path = st_sink_name(sink);
     pq_writer_options defaults;
     if (!opt) {
         pq_writer_options_init(&defaults);
         opt = &defaults;
     }
+    pq_writer *w = st_xcalloc(1, sizeof *w);
+    w->sink = sink;
+    w->path = st_xstrdup(path);
     if (!pq_codec_can_write(opt->codec)) {
         st_err_set(e, ST_ERR_ARG, "%s: cannot write codec %s (use UNCOMPRESSED, SNAPPY or ZSTD)", path,
                    pq_codec_name(opt->codec));
-        return NULL;
+        goto fail;
     }
-    pq_writer *w = st_xcalloc(1, sizeof *w);
-    w->fd = -1;
-    w->path = st_xstrdup(path);
     w->opt = *opt;
     w->created_by = st_xstrdup(opt->created_by ? opt->created_by : "smarttech parquet writer");
     w->opt.created_by = w->created_by;
@@ -117,19 +116,10 @@ pq_writer *pq_writer_open(const char *path, const pq_schema_node *fields, int nf
     w->cols = st_xcalloc((size_t)w->schema.nleaves, sizeof *w->cols);
     for (int i = 0; i < w->schema.nleaves; i++) w->cols[i] = pq_colwriter_new(&w->schema, i, &w->opt, w->cc);
     w->sub = st_xcalloc((size_t)w->schema.nleaves, sizeof *w->sub);
-    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        st_err_set(e, errno == ENOENT ? ST_ERR_NOTFOUND : ST_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (write_all(w, "PAR1", 4, e)) {
-        close(w->fd);
-        unlink(path);
-        goto fail;
-    }
+    if (write_all(w, "PAR1", 4, e)) goto fail;
     return w;
 fail:
-    writer_free(w);
+    writer_free(w); /* aborts the sink: nothing is left */
     return NULL;
 }
 
@@ -294,14 +284,15 @@ st_code pq_writer_close(pq_writer *w, pq_file_info *info, st_err *e)
         rc = write_all(w, foot.data, foot.len, e);
         st_buf_free(&foot);
     }
-    if (!rc && fsync(w->fd) != 0) rc = st_err_set(e, ST_ERR_IO, "cannot fsync %s: %s", w->path, strerror(errno));
-    if (close(w->fd) != 0 && !rc) rc = st_err_set(e, ST_ERR_IO, "cannot close %s: %s", w->path, strerror(errno));
-    w->fd = -1;
-    if (rc) {
-        unlink(w->path);
-    } else if (info) {
+    st_stat st = {0};
+    st_sink *sink = w->sink;
+    w->sink = NULL;
+    if (rc) st_sink_abort(sink);
+    else rc = st_sink_close(sink, &st, e); /* durable and visible now, or nothing is left */
+    if (!rc && info) {
         info->num_rows = w->num_rows;
         info->file_size = w->offset;
+        info->mtime_ms = st.mtime_ms;
         info->num_row_groups = w->nrgs;
         info->num_leaves = w->schema.nleaves;
         info->columns = st_xcalloc((size_t)w->schema.nleaves, sizeof *info->columns);
@@ -313,12 +304,7 @@ st_code pq_writer_close(pq_writer *w, pq_file_info *info, st_err *e)
 
 void pq_writer_abort(pq_writer *w)
 {
-    if (!w) return;
-    if (w->fd >= 0) {
-        close(w->fd);
-        unlink(w->path);
-    }
-    writer_free(w);
+    if (w) writer_free(w);
 }
 
 void pq_file_info_free(pq_file_info *info)

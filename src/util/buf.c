@@ -55,27 +55,13 @@ void st_buf_free(st_buf *b)
 
 void st_buf_reset(st_buf *b) { b->len = 0; }
 
-void st_buf_reserve(st_buf *b, size_t extra)
+void st_buf_grow(st_buf *b, size_t extra)
 {
     if (b->len + extra <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra) cap *= 2;
     b->data = st_xrealloc(b->data, cap);
     b->cap = cap;
-}
-
-void st_buf_append(st_buf *b, const void *p, size_t n)
-{
-    if (!n) return;
-    st_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-void st_buf_append_u8(st_buf *b, uint8_t v)
-{
-    st_buf_reserve(b, 1);
-    b->data[b->len++] = v;
 }
 
 void st_buf_append_str(st_buf *b, const char *s) { st_buf_append(b, s, strlen(s)); }

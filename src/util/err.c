@@ -56,6 +56,8 @@ const char *st_code_str(st_code code)
     case ST_ERR_KAFKA: return "kafka";
     case ST_ERR_STATE: return "state";
     case ST_ERR_INTERRUPTED: return "interrupted";
+    case ST_ERR_AMBIGUOUS: return "ambiguous";
+    case ST_ERR_DENIED: return "denied";
     }
     return "unknown";
 }

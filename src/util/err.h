@@ -21,7 +21,12 @@ typedef enum st_code {
     ST_ERR_NOMEM,        /* allocation failed */
     ST_ERR_KAFKA,        /* broker or client error */
     ST_ERR_STATE,        /* operation not valid in the current state */
-    ST_ERR_INTERRUPTED   /* stopped by a signal before completion */
+    ST_ERR_INTERRUPTED,  /* stopped by a signal before completion */
+    ST_ERR_AMBIGUOUS,    /* the outcome is unknown: the operation may have taken effect (an fsync
+                            failed after the write, a timeout); check before undoing anything.
+                            Any other failure of a write means nothing was written. */
+    ST_ERR_DENIED        /* the storage refused our credentials or its policy denies the access:
+                            retrying the same request does not help */
 } st_code;
 
 #define ST_ERR_MSG_MAX 1024

@@ -29,23 +29,56 @@ st_code st_mkdirs(const char *path, st_err *e)
     return ST_OK;
 }
 
+int st_fd_read_all(int fd, st_buf *out)
+{
+    for (;;) {
+        st_buf_reserve(out, 65536);
+        ssize_t r = read(fd, out->data + out->len, out->cap - out->len);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) return 0;
+        out->len += (size_t)r;
+    }
+}
+
+int st_fd_write_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int st_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
 st_code st_read_file(const char *path, st_buf *out, st_err *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return st_err_set(e, errno == ENOENT ? ST_ERR_NOTFOUND : ST_ERR_IO, "cannot open %s: %s",
                           path, strerror(errno));
-    for (;;) {
-        st_buf_reserve(out, 65536);
-        ssize_t r = read(fd, out->data + out->len, out->cap - out->len);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            st_err_set(e, ST_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-            close(fd);
-            return ST_ERR_IO;
-        }
-        if (r == 0) break;
-        out->len += (size_t)r;
+    if (st_fd_read_all(fd, out) != 0) {
+        st_err_set(e, ST_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+        return ST_ERR_IO;
     }
     close(fd);
     return ST_OK;
@@ -55,19 +88,11 @@ static st_code write_tmp(const char *tmp, const void *data, size_t len, st_err *
 {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return st_err_set(e, ST_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            st_err_set(e, ST_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return ST_ERR_IO;
-        }
-        p += w;
-        left -= (size_t)w;
+    if (st_fd_write_all(fd, data, len) != 0) {
+        st_err_set(e, ST_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return ST_ERR_IO;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
         st_err_set(e, ST_ERR_IO, "cannot flush %s: %s", tmp, strerror(errno));

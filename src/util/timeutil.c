@@ -1,8 +1,10 @@
 #include "util/timeutil.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int64_t st_now_us(void)
@@ -17,6 +19,13 @@ int64_t st_monotonic_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void st_sleep_us(int64_t us)
+{
+    if (us <= 0) return;
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
 }
 
 /* Howard Hinnant's civil-date algorithms (public domain description). */
@@ -151,18 +160,76 @@ int st_parse_iso_us(const char *s, size_t n, int64_t *out_us)
     return 0;
 }
 
-int st_parse_duration_us(const char *s, int64_t *out_us)
+/* Microseconds per unit name (singular or plural, short forms, any case), 0 when unknown. */
+static double unit_us(const char *u, size_t n)
 {
+    static const struct {
+        const char *name;
+        double us;
+    } units[] = {{"us", 1},           {"microsecond", 1},  {"microseconds", 1},  {"ms", 1e3},
+                 {"millisecond", 1e3}, {"milliseconds", 1e3}, {"s", 1e6},         {"sec", 1e6},
+                 {"second", 1e6},     {"seconds", 1e6},    {"m", 60e6},          {"min", 60e6},
+                 {"minute", 60e6},    {"minutes", 60e6},   {"h", 3600e6},        {"hour", 3600e6},
+                 {"hours", 3600e6},   {"d", 86400e6},      {"day", 86400e6},     {"days", 86400e6},
+                 {"w", 604800e6},     {"week", 604800e6},  {"weeks", 604800e6}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strlen(units[i].name) == n && strncasecmp(units[i].name, u, n) == 0) return units[i].us;
+    return 0;
+}
+
+/* Grammar: ["interval"] number [unit], spaces allowed between; a bare number is seconds.
+ * O(length). */
+int st_parse_duration_us(const char *text, int64_t *out_us)
+{
+    const char *s = text;
+    while (isspace((unsigned char)*s)) s++;
+    if (strncasecmp(s, "interval", 8) == 0 && isspace((unsigned char)s[8])) s += 8;
+    while (isspace((unsigned char)*s)) s++;
+    if (!isdigit((unsigned char)*s) && *s != '.') return -1; /* no sign, no "inf"/"nan" */
     char *end;
     double v = strtod(s, &end);
-    if (end == s || v < 0) return -1;
-    double mult = 1e6;
-    if (*end == '\0' || strcmp(end, "s") == 0) mult = 1e6;
-    else if (strcmp(end, "ms") == 0) mult = 1e3;
-    else if (strcmp(end, "us") == 0) mult = 1;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) mult = 60e6;
-    else if (strcmp(end, "h") == 0) mult = 3600e6;
-    else return -1;
+    if (end == s || !(v >= 0)) return -1;
+    s = end;
+    while (isspace((unsigned char)*s)) s++;
+    const char *u = s;
+    while (isalpha((unsigned char)*s)) s++;
+    size_t un = (size_t)(s - u);
+    while (isspace((unsigned char)*s)) s++;
+    if (*s) return -1;
+    double mult = un ? unit_us(u, un) : 1e6;
+    if (mult == 0 || v * mult > 9.2e18) return -1;
     *out_us = (int64_t)(v * mult);
     return 0;
+}
+
+size_t st_format_duration_us(int64_t us, char *out, size_t n)
+{
+    static const struct {
+        const char *unit;
+        int64_t us;
+    } units[] = {{"d", 86400000000LL}, {"h", 3600000000LL}, {"min", 60000000}, {"s", 1000000}, {"ms", 1000}};
+    int neg = us < 0;
+    uint64_t a = neg ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+    const char *unit = "us";
+    uint64_t div = 1;
+    for (size_t i = 0; a && i < sizeof units / sizeof units[0]; i++)
+        if (a % (uint64_t)units[i].us == 0) {
+            unit = units[i].unit, div = (uint64_t)units[i].us;
+            break;
+        }
+    if (!a) unit = "s";
+    int k = snprintf(out, n, "%s%llu%s", neg ? "-" : "", (unsigned long long)(a / div), unit);
+    return k < 0 ? 0 : (size_t)k;
+}
+
+void st_deadline_in_us(int64_t us, struct timespec *out)
+{
+    clock_gettime(CLOCK_REALTIME, out);
+    if (us < 0) us = 0;
+    out->tv_sec += (time_t)(us / 1000000);
+    out->tv_nsec += (long)(us % 1000000) * 1000;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
 }

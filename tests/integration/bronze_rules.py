@@ -19,7 +19,15 @@ REQUIRED = ["event_id", "sensor_id", "building_id", "floor", "room_id", "sensor_
             "event_time", "seq"]
 NUMBER_FIELDS = {"schema_version", "floor", "value", "seq", "battery_pct"}
 STRING_FIELDS = ["event_id", "sensor_id", "building_id", "room_id", "sensor_type", "unit"]
-RANGES = {"temperature": (-40, 85), "humidity": (0, 100), "co2": (0, 20000)}
+# The known kinds (src/iot/sensor_kinds.c, written out again here): canonical unit, accepted
+# units with their conversion to it, physical range (inclusive). Other types are open.
+KINDS = {
+    "temperature": ("C", {"C": None, "\u00b0C": None, "F": lambda v: (v - 32) * 5 / 9,
+                          "\u00b0F": lambda v: (v - 32) * 5 / 9}, (-40, 85)),
+    "humidity": ("%", {"%": None}, (0, 100)),
+    "co2": ("ppm", {"ppm": None}, (0, 20000)),
+    "pressure": ("hPa", {"hPa": None, "kPa": lambda v: v * 10}, (870, 1085)),
+}
 ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|z|[+-]\d{2}:?\d{2})$")
 WS = b" \t\r\n"
 
@@ -138,18 +146,14 @@ def classify_obj(o, now_us: int):
                 raise Bad("invalid_field:event_time")
             us = round(et * 1000.0)
     st, unit, conv = o["sensor_type"], o["unit"], False
-    if st == "temperature":
-        if unit in ("F", "\u00b0F"):
-            value, conv = (value - 32) * 5 / 9, True
-        elif unit not in ("C", "\u00b0C"):
-            raise Bad("unit_mismatch:temperature")
-        unit = "C"
-    elif st == "humidity" and unit != "%":
-        raise Bad("unit_mismatch:humidity")
-    elif st == "co2" and unit != "ppm":
-        raise Bad("unit_mismatch:co2")
-    if st in RANGES:
-        lo, hi = RANGES[st]
+    if st in KINDS:
+        canonical, units, (lo, hi) = KINDS[st]
+        if unit not in units:
+            raise Bad(f"unit_mismatch:{st}")
+        if units[unit] is not None:
+            value = units[unit](value)
+        conv = unit in ("F", "\u00b0F")  # converted_from_f: only a °F reading says so
+        unit = canonical
         if not lo <= value <= hi:
             raise Bad(f"impossible_value:{st}")
     bp = o.get("battery_pct")

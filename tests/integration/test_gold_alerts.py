@@ -1,6 +1,9 @@
 """`smarttech gold` alerts: a simulated CO2 episode gives exactly one open and one close alert,
 in alerts_delta (read with delta-rs) and as JSON messages on the Kafka alerts topic (read with
-confluent-kafka, no consumer group). The broker comes from conftest's kafka_broker fixture."""
+confluent-kafka, no consumer group). The broker comes from conftest's kafka_broker fixture.
+The episode holds the sensor at one value, which the anomaly step rightly calls `stuck` (and alerts
+on, rule anomaly:stuck): the tests that count alerts run with --no-anomalies (test_anomalies.py
+covers those)."""
 from __future__ import annotations
 
 import datetime
@@ -55,7 +58,7 @@ def test_co2_episode_one_open_one_close_delta_and_kafka(tmp_path, run_smarttech,
                                                         unique_topic, kafka_consume):
     episode_silver(tmp_path, smarttech_bin)
     topic = unique_topic("alerts")
-    run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--brokers", kafka_broker,
+    run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--no-anomalies", "--brokers", kafka_broker,
                              "--alerts-topic", topic, "--once", "--flush"))
     op, cl = check_delta_alerts(read_rows(tmp_path / "alerts"))
 
@@ -75,7 +78,7 @@ def test_co2_episode_one_open_one_close_delta_and_kafka(tmp_path, run_smarttech,
         assert det == d["detection_time"]
 
     # a restart with nothing new sends nothing again (the delivered position is checkpointed)
-    run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--brokers", kafka_broker,
+    run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--no-anomalies", "--brokers", kafka_broker,
                              "--alerts-topic", topic, "--once", "--flush"))
     assert len(kafka_consume(topic)) == 2
     assert len(read_rows(tmp_path / "alerts")) == 2
@@ -100,14 +103,14 @@ def test_kafka_alerts_are_not_lost_while_the_broker_is_unreachable(tmp_path, run
     episode_silver(tmp_path, smarttech_bin)
     topic = unique_topic("alerts")
     summary = tmp_path / "s.json"
-    cp = run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--brokers", "localhost:1",
+    cp = run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--no-anomalies", "--brokers", "localhost:1",
                                   "--alerts-topic", topic, "--once", "--flush", "--summary-json", summary))
     s = json.loads(summary.read_text())
     assert s["kafka"]["pending"] == 2 and s["kafka"]["delivered"] == 0, cp.stderr
     assert "not yet delivered" in cp.stderr
     check_delta_alerts(read_rows(tmp_path / "alerts"))
     # next run: no new Silver data, but the outbox is delivered
-    run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--brokers", kafka_broker,
+    run_smarttech(*gold_args(tmp_path, "--rules", co2_rules(tmp_path), "--no-anomalies", "--brokers", kafka_broker,
                              "--alerts-topic", topic, "--once", "--flush", "--summary-json", summary))
     s = json.loads(summary.read_text())
     assert s["kafka"]["pending"] == 0 and s["kafka"]["delivered"] == 2

@@ -44,7 +44,8 @@ def make_silver(smarttech_bin, table, **opts):
 
 def gold_args(d: pathlib.Path, *extra):
     return ["gold", "--silver", d / "silver", "--output", d / "gold", "--alerts", d / "alerts",
-            "--quarantine", d / "quarantine", "--checkpoint", d / "ckpt", "--quiet", *extra]
+            "--quarantine", d / "quarantine", "--anomalies", d / "anomalies", "--checkpoint", d / "ckpt", "--quiet",
+            *extra]
 
 
 def out_dirs(d: pathlib.Path, name: str) -> pathlib.Path:
@@ -235,6 +236,20 @@ def comparable(d: pathlib.Path):
     return gold_rows(d / "gold"), alerts, quar
 
 
+def kill_runs(cmd, rng, n: int, lo: float, hi: float) -> int:
+    """Starts cmd n times, each killed with SIGKILL after rng.uniform(lo, hi) seconds; returns how many
+    of those runs said they redid a batch left half-committed by the previous kill."""
+    recovered = 0
+    for _ in range(n):
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(lo, hi))
+        p.send_signal(signal.SIGKILL)
+        err = p.communicate()[1]
+        assert p.returncode == -signal.SIGKILL, err
+        recovered += "redoing batch" in err
+    return recovered
+
+
 def test_kill9_restart_gives_identical_outputs(tmp_path, smarttech_bin, run_smarttech):
     """kill -9 at 5 random moments while Silver grows, restart each time: same Gold/alerts/quarantine."""
     seed = int(os.environ.get("GOLD_KILL_SEED", time.time()))
@@ -251,13 +266,7 @@ def test_kill9_restart_gives_identical_outputs(tmp_path, smarttech_bin, run_smar
     cmd = [str(smarttech_bin), *map(str, gold_args(tmp_path, "--trigger", "50ms", "--max-versions", "2"))]
     recovered = 0
     try:
-        for i in range(5):
-            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            time.sleep(rng.uniform(0.15, 1.0))
-            p.send_signal(signal.SIGKILL)
-            err = p.communicate()[1]
-            assert p.returncode == -signal.SIGKILL, err
-            recovered += "redoing batch" in err
+        recovered = kill_runs(cmd, rng, 5, 0.15, 1.0)
     finally:
         grower.wait(timeout=120)
     assert grower.returncode == 0, grower.stderr.read()

@@ -1,5 +1,5 @@
 """`smarttech simulate --brokers` against the real broker, checked by an independent consumer
-(confluent-kafka): exact counts, key -> partition stability, the data contract (DESIGN.md event v1),
+(confluent-kafka): exact counts, key -> partition stability, the data contract (README's event v1),
 Ctrl+C, an unreachable broker, and a 20 s broker outage in the middle of a run (idempotent producer:
 every event exactly once)."""
 import csv
@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import REPO, kafka_local, other_broker_users
+from conftest import REPO, event_id_parts, kafka_local, other_broker_users
 
-UNITS = {"temperature": {"C", "F"}, "humidity": {"%"}, "co2": {"ppm"}}
+UNITS = {"temperature": {"C", "F"}, "humidity": {"%"}, "co2": {"ppm"}, "pressure": {"hPa", "kPa"}}
 FIELDS = {"schema_version", "event_id", "sensor_id", "building_id", "floor", "room_id", "sensor_type", "value",
           "unit", "event_time", "seq"}  # battery_pct is optional
-RANGES = {"C": (-40, 85), "%": (0, 100), "ppm": (0, 20000)}
+RANGES = {"C": (-40, 85), "%": (0, 100), "ppm": (0, 20000), "hPa": (870, 1085)}
 
 
 def iso_to_us(s) -> int:
@@ -43,11 +43,12 @@ def check_contract(key: bytes, raw: bytes) -> dict:
         assert isinstance(ev[f], int) and not isinstance(ev[f], bool), f
     assert isinstance(ev["value"], (int, float)) and not isinstance(ev["value"], bool)
     assert ev["unit"] in UNITS[ev["sensor_type"]]
-    v = (ev["value"] - 32) * 5 / 9 if ev["unit"] == "F" else ev["value"]
-    lo, hi = RANGES["C" if ev["unit"] == "F" else ev["unit"]]
+    v = (ev["value"] - 32) * 5 / 9 if ev["unit"] == "F" else ev["value"] * 10 if ev["unit"] == "kPa" else ev["value"]
+    lo, hi = RANGES[{"F": "C", "kPa": "hPa"}.get(ev["unit"], ev["unit"])]
     assert lo <= v <= hi, f"impossible value {ev['value']} {ev['unit']}"
     assert ev["seq"] >= 0
-    assert ev["event_id"] == f"{ev['sensor_id']}:{ev['seq']}"
+    sensor_id, _, seq = event_id_parts(ev["event_id"])
+    assert (sensor_id, seq) == (ev["sensor_id"], ev["seq"])
     assert ev["sensor_id"].startswith(f"{ev['building_id']}-f{ev['floor']}-{ev['room_id']}-{ev['sensor_type']}-")
     if ev.get("battery_pct") is not None:
         b = ev["battery_pct"]

@@ -1,5 +1,8 @@
 """Our Parquet reader against apache/parquet-testing (issue 8, "What must be shown" 1 and 2).
 
+The corpus is read in place from $SMARTTECH_TESTDATA/parquet-testing/{data,bad_data} (conftest.corpus_dir:
+default ../shared/testdata next to the repository; this module is skipped, saying so, when it is absent).
+
 1. Every file of parquet-testing/data in our feature set: `smarttech parquet cat` prints the
    values pyarrow reads from the same file (oracle computed here, at test time).
 2. Every file outside the feature set is refused (exit 1 or 2) with a message naming the
@@ -41,9 +44,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, smarttech_path
+from conftest import REPO, corpus_dir, smarttech_path
 
-CORPUS = Path(os.environ.get("SMARTTECH_TESTDATA", REPO.parent / "shared" / "testdata")) / "parquet-testing"
+CORPUS = corpus_dir("parquet-testing")  # skips this module when the corpus is absent (conftest.corpus_dir)
 DATA, BAD = CORPUS / "data", CORPUS / "bad_data"
 
 # Files outside the feature set: name -> (text the error message must contain, why).

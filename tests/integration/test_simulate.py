@@ -1,8 +1,9 @@
 """`smarttech simulate`: determinism, fault rates, the data contract, and --files.
 
 Every event is checked by Python's own json module against the data contract
-(DESIGN.md, event v1), independently of the C parser; the simulator's manifest (its
-own record of what it sent) is checked against what Python sees in the bytes.
+(README, "Data contract": event v1), independently of the C parser; the simulator's
+manifest (its own record of what it sent) is checked against what Python sees in the
+bytes. Event ids ("<sensor_id>:<boot>:<seq>") are unique across runs (issue 11).
 """
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import event_id_parts
 
 START = "2026-11-26T08:00:00Z"
-SENSOR_RE = re.compile(r"^(b\d{2})-f(\d+)-(r\d{2})-(temperature|humidity|co2)-1$")
+SENSOR_RE = re.compile(r"^(b\d{2})-f(\d+)-(r\d{2})-(temperature|humidity|co2|pressure)-1$")
 REQUIRED = {"event_id": str, "sensor_id": str, "building_id": str, "floor": int, "room_id": str,
             "sensor_type": str, "value": (int, float), "unit": str, "event_time": (str, int), "seq": int}
-UNITS = {"temperature": {"C", "F"}, "humidity": {"%"}, "co2": {"ppm"}}
-RANGES = {"temperature": (-40, 85), "humidity": (0, 100), "co2": (0, 20000)}
+UNITS = {"temperature": {"C", "F"}, "humidity": {"%"}, "co2": {"ppm"}, "pressure": {"hPa", "kPa"}}
+RANGES = {"temperature": (-40, 85), "humidity": (0, 100), "co2": (0, 20000), "pressure": (870, 1085)}
 FAULTS = ["malformed_json", "missing_field", "wrong_type", "impossible_value", "fahrenheit", "duplicate",
           "late", "out_of_order", "future_timestamp"]
 
@@ -82,11 +84,14 @@ def check_contract(obj: dict) -> float:
     assert m, obj["sensor_id"]
     assert obj["building_id"] == m[1] and obj["floor"] == int(m[2]) and obj["room_id"] == m[3]
     assert obj["sensor_type"] == m[4]
-    assert obj["event_id"] == f'{obj["sensor_id"]}:{obj["seq"]}'
+    sensor_id, _, seq = event_id_parts(obj["event_id"])
+    assert sensor_id == obj["sensor_id"] and seq == obj["seq"]
     assert obj["unit"] in UNITS[obj["sensor_type"]], obj
     v = float(obj["value"])
     if obj["unit"] == "F":
         v = (v - 32.0) * 5.0 / 9.0
+    elif obj["unit"] == "kPa":
+        v = v * 10.0
     lo, hi = RANGES[obj["sensor_type"]]
     assert lo <= v <= hi, obj
     if "battery_pct" in obj:
@@ -107,6 +112,29 @@ def test_same_seed_same_bytes(smarttech_bin):
     d2 = simulate(smarttech_bin, "--seed", 7, "--count", 1000)
     if dt.datetime.now(dt.timezone.utc).date() == day:
         assert d1.stdout == d2.stdout
+
+
+def test_event_ids_unique_across_runs(smarttech_bin, tmp_path):
+    """A run is one boot of every sensor: seq restarts at 1 but the boot id in event_id changes with the seed
+    (and the start time), so a second run's readings are never taken for re-sends of the first's."""
+    def run(seed, start=START):
+        man = tmp_path / f"m-{seed}-{start}.csv"
+        simulate(smarttech_bin, "--seed", seed, "--count", 3000, "--faults", 0.1, "--start-time", start,
+                 "--manifest", man)
+        rows = read_manifest(man)  # every event's id, malformed ones included
+        boots = {}
+        for r in rows:
+            sensor_id, boot, seq = event_id_parts(r["event_id"])
+            assert sensor_id == r["sensor_id"] and seq == r["seq"]
+            assert boots.setdefault(sensor_id, boot) == boot  # one boot per sensor and run
+        assert len(set(boots.values())) == len(boots) == 72
+        return {r["event_id"] for r in rows}
+
+    a = run(7)
+    assert len(a) > 2900  # duplicates repeat an id, nothing else does
+    assert run(7) == a
+    assert not a & run(8)
+    assert not a & run(7, "2026-11-27T08:00:00Z")
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.5])

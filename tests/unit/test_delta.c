@@ -281,7 +281,7 @@ static void test_string_and_double_stats(void)
         delta_batch_destroy(b);
         delta_version_changes *ch;
         size_t nch;
-        CHECK(delta_changes_read(p, 0, -1, &ch, &nch, &e) == ST_OK);
+        CHECK(delta_changes_read(delta_table_store(t), 0, -1, &ch, &nch, &e) == ST_OK);
         CHECK(nch == 2);
         if (nch == 2) {
             CHECK(ch[0].metadata_changed && ch[1].added.count == 2);
@@ -475,6 +475,34 @@ static void test_checkpoints(void)
     if (cs && have_reader) CHECK(delta_snapshot_checkpoint_version(cs) == 20);
     delta_snapshot_destroy(cs);
 
+    /* the log listed from a checkpoint holds that version and the later ones only */
+    delta_log_listing L;
+    CHECK(delta_list_log(delta_table_store(t), 20, &L, &e) == ST_OK);
+    CHECK(L.ncommits == 6 && L.commits[0].version == 20 && L.ncheckpoints == 1 && L.checkpoints[0].version == 20);
+    CHECK(L.commits[0].mtime_ms > 0 && delta_log_find(L.commits, L.ncommits, 25) == 5);
+    delta_log_listing_free(&L);
+    CHECK(delta_list_log(delta_table_store(t), 0, &L, &e) == ST_OK);
+    CHECK(L.ncommits == 26 && L.ncheckpoints == 2 && L.checkpoints[0].version == 10);
+    delta_log_listing_free(&L);
+    int64_t latest = -1;
+    CHECK(delta_latest_version(delta_table_store(t), &latest, &e) == ST_OK && latest == 25);
+    /* _last_checkpoint behind (10, a newer one exists), or naming no checkpoint (15), or past
+     * the end (30): the newest checkpoint is still found */
+    const char *lasts[] = {"{\"version\":10}", "{\"version\":15}", "{\"version\":30}", "not json"};
+    for (size_t i = 0; i < sizeof lasts / sizeof *lasts; i++) {
+        CHECK(st_write_file_atomic(last, lasts[i], strlen(lasts[i]), &e) == ST_OK);
+        cs = delta_snapshot_load(p, -1, &e);
+        CHECK_MSG(cs && delta_snapshot_version(cs) == 25 && delta_snapshot_checkpoint_version(cs) == 20, "%s",
+                  lasts[i]);
+        delta_snapshot_destroy(cs);
+        CHECK(delta_latest_version(delta_table_store(t), &latest, &e) == ST_OK && latest == 25);
+    }
+    /* time travel before _last_checkpoint */
+    CHECK(st_write_file_atomic(last, "{\"version\":20}", 14, &e) == ST_OK);
+    cs = delta_snapshot_load(p, 12, &e);
+    CHECK(cs && delta_snapshot_version(cs) == 12 && delta_snapshot_checkpoint_version(cs) == 10);
+    delta_snapshot_destroy(cs);
+
     /* garbage footer: a clear error naming the file */
     if (have_reader) {
         FILE *f = fopen(c20, "r+b");
@@ -620,7 +648,7 @@ static void test_map(void)
         if (ref[i] >= 0) live++;
     }
     CHECK(bad == 0);
-    CHECK(m.count == live);
+    CHECK(strmap_count(m.m) == live);
     delta_map_free(&m);
 }
 

@@ -24,14 +24,5 @@ int main(void)
     int n = regress_replay(__FILE__, "fuzz_delta_log", fuzz_log_one);
     n += regress_replay(__FILE__, "fuzz_delta_checkpoint", fuzz_checkpoint_one);
     CHECK_MSG(n > 0, "no regression inputs found next to %s", __FILE__);
-    /* the checkpoint harness keeps its scratch table in /tmp: remove it */
-    char p[400];
-    snprintf(p, sizeof p, "%s/_delta_log/00000000000000000000.checkpoint.parquet", table_dir);
-    if (table_dir[0]) {
-        remove(p);
-        snprintf(p, sizeof p, "%s/_delta_log", table_dir);
-        rmdir(p);
-        rmdir(table_dir);
-    }
     return CHECK_DONE();
 }

@@ -1,7 +1,11 @@
-/* test_iot.c — event parsing/validation (table-driven) and simulator determinism. */
+/* test_iot.c — event parsing/validation (table-driven), the sensor-kind table, and
+ * simulator determinism. */
 #include "check.h"
 #include "iot/event.h"
-#include "iot/simulator.h"
+#include "iot/sensor_kinds.h"
+#include "sim/sim_internal.h"
+#include "sim/simulator.h"
+#include "util/hash.h"
 #include "util/timeutil.h"
 
 #include <jansson.h>
@@ -333,17 +337,214 @@ static void test_numbers(void)
     iot_arena_destroy(a);
 }
 
-/* Runs a simulator and returns a hash of all its output. */
-static uint64_t sim_hash(uint64_t seed, double faults, int n, int check_parse)
+/* One reading of sensor_type `type` in `unit` with the raw JSON number `value`. The
+ * event text lives in a static buffer until the next call (ev->unit may point into it). */
+static iot_reason parse_reading(const char *type, const char *unit, const char *value, iot_event *ev, iot_result *res)
+{
+    static char j[512];
+    snprintf(j, sizeof j,
+             "{\"event_id\":\"k:1\",\"sensor_id\":\"k\",\"building_id\":\"b\",\"floor\":0,\"room_id\":\"r\","
+             "\"sensor_type\":\"%s\",\"value\":%s,\"unit\":\"%s\",\"event_time\":1764150000000,\"seq\":0}",
+             type, value, unit);
+    return parse(j, ev, res, NULL);
+}
+
+static iot_reason parse_reading_d(const char *type, const char *unit, double v, iot_event *ev, iot_result *res)
+{
+    char num[40];
+    snprintf(num, sizeof num, "%.17g", v);
+    return parse_reading(type, unit, num, ev, res);
+}
+
+static int iot_str_is(iot_str s, const char *lit)
+{
+    return s.len == strlen(lit) && !memcmp(s.ptr, lit, s.len);
+}
+
+/* What the table must say, written out independently of it. */
+static const struct want_kind {
+    const char *name, *canon;
+    const char *units[4];
+    double min, max;
+} want_kinds[] = {
+    {"temperature", "C", {"C", "\xc2\xb0" "C", "F", "\xc2\xb0" "F"}, -40, 85},
+    {"humidity", "%", {"%"}, 0, 100},
+    {"co2", "ppm", {"ppm"}, 0, 20000},
+    {"pressure", "hPa", {"hPa", "kPa"}, 870, 1085},
+};
+#define N_WANT_KINDS (sizeof want_kinds / sizeof want_kinds[0])
+
+static void test_kinds_table(void)
+{
+    CHECK(iot_kind_count() == N_WANT_KINDS);
+    CHECK(iot_kind_at(iot_kind_count()) == NULL);
+    char why[96];
+    for (size_t i = 0; i < N_WANT_KINDS; i++) {
+        const struct want_kind *w = &want_kinds[i];
+        const iot_kind *k = iot_kind_find(w->name, strlen(w->name));
+        CHECK_MSG(k != NULL, "no kind %s", w->name);
+        if (!k) continue;
+        CHECK(iot_kind_at(i) == k);
+        CHECK_STR(k->unit, w->canon);
+        CHECK(k->unit_len == strlen(w->canon) && k->min == w->min && k->max == w->max);
+        snprintf(why, sizeof why, "impossible_value:%s", w->name);
+        CHECK_STR(k->impossible_name, why);
+        snprintf(why, sizeof why, "unit_mismatch:%s", w->name);
+        CHECK_STR(k->mismatch_name, why);
+        size_t nu = 0;
+        while (nu < 4 && w->units[nu]) nu++;
+        CHECK_MSG(k->nunits == nu, "%s has %zu units, want %zu", w->name, k->nunits, nu);
+        CHECK(k->nunits > 0 && !strcmp(k->units[0].name, w->canon) && !k->units[0].to_canonical);
+        for (size_t u = 0; u < nu; u++) {
+            const iot_unit *x = iot_kind_unit(k, w->units[u], strlen(w->units[u]));
+            CHECK_MSG(x && !strcmp(x->name, w->units[u]), "%s does not accept %s", w->name, w->units[u]);
+            if (!x) continue;
+            CHECK(!x->to_canonical == !x->from_canonical);
+            CHECK(x->converted_from_f == (strchr(x->name, 'F') != NULL)); /* °F only */
+            if (!x->to_canonical) {
+                CHECK(!strcmp(x->name, w->canon) || !strcmp(x->name, "\xc2\xb0" "C"));
+                continue;
+            }
+            /* from_canonical inverts to_canonical across the range */
+            for (double c = w->min; c <= w->max; c += (w->max - w->min) / 8) {
+                double back = x->to_canonical(x->from_canonical(c));
+                CHECK_MSG(fabs(back - c) <= 1e-9 * (1 + fabs(c)), "%s %s: %g -> %g", w->name, x->name, c, back);
+            }
+        }
+    }
+    /* exact names only: prefixes, longer names, other case are unknown (open) kinds */
+    CHECK(iot_kind_find("pressur", 7) == NULL && iot_kind_find("pressures", 9) == NULL);
+    CHECK(iot_kind_find("Pressure", 8) == NULL && iot_kind_find("", 0) == NULL);
+    const iot_kind *p = iot_kind_find("pressure", 8);
+    CHECK(p && !iot_kind_unit(p, "hpa", 3) && !iot_kind_unit(p, "kPa ", 4) && !iot_kind_unit(p, "Pa", 2));
+}
+
+/* Every kind through the parser: each accepted unit converted to the canonical one,
+ * range bounds inclusive, the next double outside them impossible, other units refused. */
+static void test_kinds_rules(void)
+{
+    iot_event ev;
+    iot_result res;
+    char why[96];
+    for (size_t i = 0; i < N_WANT_KINDS; i++) {
+        const struct want_kind *w = &want_kinds[i];
+        const iot_kind *k = iot_kind_find(w->name, strlen(w->name));
+        if (!k) continue;
+        snprintf(why, sizeof why, "impossible_value:%s", w->name);
+        double bounds[4] = {w->min, w->max, nextafter(w->min, -INFINITY), nextafter(w->max, INFINITY)};
+        for (int b = 0; b < 4; b++) {
+            iot_reason r = parse_reading_d(w->name, w->canon, bounds[b], &ev, &res);
+            if (b < 2) {
+                CHECK_MSG(r == IOT_OK && ev.value == bounds[b], "%s %.17g: %s %s", w->name, bounds[b], res.name,
+                          res.detail);
+            } else {
+                CHECK_MSG(r == IOT_IMPOSSIBLE_VALUE && !strcmp(res.name, why), "%s %.17g: %s", w->name, bounds[b],
+                          res.name);
+            }
+        }
+        for (size_t u = 0; u < 4 && w->units[u]; u++) {
+            const iot_unit *x = iot_kind_unit(k, w->units[u], strlen(w->units[u]));
+            if (!x) continue;
+            double mid = (w->min + w->max) / 2;
+            double sent = x->from_canonical ? x->from_canonical(mid) : mid;
+            CHECK(parse_reading_d(w->name, w->units[u], sent, &ev, &res) == IOT_OK);
+            CHECK_MSG(iot_str_is(ev.unit, w->canon), "%s in %s stored as %.*s", w->name, w->units[u], (int)ev.unit.len,
+                      ev.unit.ptr);
+            CHECK(ev.value == (x->to_canonical ? x->to_canonical(sent) : sent));
+            CHECK(fabs(ev.value - mid) <= 1e-9 * (1 + fabs(mid)));
+            CHECK(ev.converted_from_f == (strchr(w->units[u], 'F') != NULL));
+        }
+        snprintf(why, sizeof why, "unit_mismatch:%s", w->name);
+        CHECK(parse_reading(w->name, "zz", "1", &ev, &res) == IOT_UNIT_MISMATCH && !strcmp(res.name, why));
+        CHECK_MSG(strstr(res.detail, w->units[0]) && strstr(res.detail, "accepted"), "%s", res.detail);
+    }
+    /* conversions at the bounds, written as senders write them */
+    static const struct {
+        const char *type, *unit, *value;
+        iot_reason r;
+        double want;
+    } conv[] = {
+        {"pressure", "kPa", "101.325", IOT_OK, 1013.25},
+        {"pressure", "kPa", "87", IOT_OK, 870},
+        {"pressure", "kPa", "108.5", IOT_OK, 1085},
+        {"pressure", "kPa", "86.99", IOT_IMPOSSIBLE_VALUE, 0},
+        {"pressure", "kPa", "108.51", IOT_IMPOSSIBLE_VALUE, 0},
+        {"pressure", "hPa", "1013.25", IOT_OK, 1013.25},
+        {"pressure", "hPa", "101.3", IOT_IMPOSSIBLE_VALUE, 0}, /* kPa value labelled hPa */
+        {"pressure", "Pa", "101325", IOT_UNIT_MISMATCH, 0},
+        {"pressure", "mbar", "1013", IOT_UNIT_MISMATCH, 0},
+        {"temperature", "F", "185", IOT_OK, 85},
+        {"temperature", "\xc2\xb0" "F", "-40", IOT_OK, -40},
+        {"temperature", "F", "185.1", IOT_IMPOSSIBLE_VALUE, 0},
+        {"temperature", "\xc2\xb0" "C", "21.5", IOT_OK, 21.5},
+    };
+    for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
+        iot_reason r = parse_reading(conv[i].type, conv[i].unit, conv[i].value, &ev, &res);
+        CHECK_MSG(r == conv[i].r, "%s %s %s: %s (%s)", conv[i].type, conv[i].value, conv[i].unit, res.name, res.detail);
+        if (r == IOT_OK && conv[i].r == IOT_OK)
+            CHECK_MSG(fabs(ev.value - conv[i].want) < 1e-9, "%s %s %s -> %.17g", conv[i].type, conv[i].value,
+                      conv[i].unit, ev.value);
+    }
+    CHECK(parse_reading("pressure", "kPa", "101.325", &ev, &res) == IOT_OK);
+    CHECK(ev.value == 101.325 * 10.0 && !ev.converted_from_f && iot_str_is(ev.unit, "hPa"));
+    CHECK(parse_reading("pressure", "kPa", "80", &ev, &res) == IOT_IMPOSSIBLE_VALUE);
+    CHECK_STR(res.name, "impossible_value:pressure");
+    CHECK_MSG(strstr(res.detail, "800 hPa") && strstr(res.detail, "870..1085"), "%s", res.detail);
+    /* unknown kinds stay open: any unit, any value, nothing converted */
+    static const char *open_types[] = {"pm25", "pressures", "pressure_diff", "co", "x"};
+    for (size_t i = 0; i < sizeof open_types / sizeof open_types[0]; i++) {
+        CHECK(parse_reading(open_types[i], "kPa", "-5000000000", &ev, &res) == IOT_OK);
+        CHECK(ev.value == -5e9 && iot_str_is(ev.unit, "kPa") && !ev.converted_from_f);
+        CHECK(parse_reading(open_types[i], "\xc2\xb5g/m\xc2\xb3", "12.5", &ev, &res) == IOT_OK);
+        CHECK(iot_str_is(ev.unit, "\xc2\xb5g/m\xc2\xb3"));
+    }
+}
+
+/* The simulator's kinds agree with the contract: each has a row, its impossible values
+ * really are outside the range, its fault unit is a non-canonical accepted unit. */
+static void test_sim_kinds(void)
+{
+    for (int k = 0; k < SIM_KINDS; k++) {
+        const sim_kind *m = &sim_kinds[k];
+        const iot_kind *c = iot_kind_find(m->name, strlen(m->name));
+        CHECK_MSG(c != NULL, "simulated kind %s has no contract row", m->name);
+        if (!c) continue;
+        CHECK_MSG(m->high_lo > c->max && m->high_lo <= m->high_hi, "%s high impossible values", m->name);
+        CHECK_MSG(m->low_hi < c->min && m->low_lo <= m->low_hi, "%s low impossible values", m->name);
+        CHECK(m->decimals >= 0 && m->decimals <= 3 && m->battery_share > 0 && m->battery_share <= 1);
+        CHECK((m->unit_fault == IOT_FAULT_NONE) == (m->fault_unit == NULL));
+        if (m->fault_unit) {
+            const iot_unit *u = iot_kind_unit(c, m->fault_unit, strlen(m->fault_unit));
+            CHECK_MSG(u && u->to_canonical, "%s fault unit %s", m->name, m->fault_unit);
+            CHECK(m->fault_decimals >= 0 && m->fault_decimals <= 3);
+            CHECK(m->unit_fault == IOT_FAULT_FAHRENHEIT || m->unit_fault == IOT_FAULT_KPA);
+        }
+    }
+    int kinds[SIM_KINDS], n;
+    st_err e;
+    CHECK(sim_kinds_parse(NULL, kinds, &n, &e) == ST_OK && n == 3 && kinds[0] == SIM_TEMPERATURE &&
+          kinds[1] == SIM_HUMIDITY && kinds[2] == SIM_CO2);
+    CHECK(sim_kinds_parse("pressure,co2", kinds, &n, &e) == ST_OK && n == 2 && kinds[0] == SIM_PRESSURE);
+    static const char *bad_lists[] = {"", "pres", "co2,", ",co2", "co2,co2", "CO2", "co2 ,humidity", "pm25"};
+    for (size_t i = 0; i < sizeof bad_lists / sizeof bad_lists[0]; i++) {
+        CHECK_MSG(sim_kinds_parse(bad_lists[i], kinds, &n, &e) == ST_ERR_ARG, "'%s' accepted", bad_lists[i]);
+        CHECK(strstr(e.msg, "--kinds") != NULL);
+    }
+    CHECK(strstr(e.msg, "pressure") != NULL); /* the message lists what exists */
+}
+
+/* Runs a simulator (kinds: NULL = the default room) and returns a hash of all its output. */
+static uint64_t sim_hash(uint64_t seed, double faults, int n, int check_parse, const char *kinds)
 {
     iot_sim_config c;
     iot_sim_config_init(&c);
     c.seed = seed;
     c.fault_rate = faults;
+    c.kinds = kinds;
     iot_sim *s;
     st_err e;
     CHECK(iot_sim_new(&c, &s, &e) == ST_OK);
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = ST_FNV64_OFFSET;
     iot_arena *a = iot_arena_new();
     iot_parse_opts o;
     iot_parse_opts_init(&o);
@@ -351,7 +552,7 @@ static uint64_t sim_hash(uint64_t seed, double faults, int n, int check_parse)
     for (int i = 0; i < n; i++) {
         iot_sim_event ev;
         iot_sim_next(s, &ev);
-        for (size_t k = 0; k < ev.value.len; k++) h = (h ^ (uint8_t)ev.value.ptr[k]) * 1099511628211ULL;
+        h = st_fnv1a64_more(h, ev.value.ptr, ev.value.len);
         if (check_parse) {
             o.now_us = iot_sim_clock_us(s);
             iot_event pe;
@@ -373,8 +574,13 @@ static uint64_t sim_hash(uint64_t seed, double faults, int n, int check_parse)
     iot_sim_counts cnt;
     iot_sim_stats(s, &cnt);
     CHECK(cnt.events == (uint64_t)n && cnt.valid + cnt.invalid == (uint64_t)n);
-    if (faults > 0)
-        for (int f = 1; f < IOT_FAULT_COUNT; f++) CHECK_MSG(cnt.by_fault[f] > 0, "no %s fault", iot_fault_str((iot_fault)f));
+    /* every fault occurs, except a unit fault of a kind that is not simulated */
+    int has_pressure = kinds && strstr(kinds, "pressure"), has_temperature = !kinds || strstr(kinds, "temperature");
+    for (int f = 1; f < IOT_FAULT_COUNT; f++) {
+        int applies = (f != IOT_FAULT_KPA || has_pressure) && (f != IOT_FAULT_FAHRENHEIT || has_temperature);
+        if (faults > 0 && applies) CHECK_MSG(cnt.by_fault[f] > 0, "no %s fault", iot_fault_str((iot_fault)f));
+        if (!applies) CHECK_MSG(cnt.by_fault[f] == 0, "%s fault without its kind", iot_fault_str((iot_fault)f));
+    }
     iot_arena_destroy(a);
     iot_sim_destroy(s);
     return h;
@@ -382,10 +588,18 @@ static uint64_t sim_hash(uint64_t seed, double faults, int n, int check_parse)
 
 static void test_simulator(void)
 {
-    CHECK(sim_hash(7, 0.1, 5000, 1) == sim_hash(7, 0.1, 5000, 0));
-    CHECK(sim_hash(7, 0.1, 2000, 0) != sim_hash(8, 0.1, 2000, 0));
-    sim_hash(3, 0.0, 3000, 1);
-    sim_hash(11, 0.5, 20000, 1);
+    CHECK(sim_hash(7, 0.1, 5000, 1, NULL) == sim_hash(7, 0.1, 5000, 0, NULL));
+    CHECK(sim_hash(7, 0.1, 2000, 0, NULL) != sim_hash(8, 0.1, 2000, 0, NULL));
+    sim_hash(3, 0.0, 3000, 1, NULL);
+    sim_hash(11, 0.5, 20000, 1, NULL);
+    /* the default room spelled out is the default stream; pressure rooms are repeatable
+     * too and every event (kPa ones included) is what the parser makes of it */
+    CHECK(sim_hash(7, 0.1, 3000, 0, "temperature,humidity,co2") == sim_hash(7, 0.1, 3000, 0, NULL));
+    const char *all = "temperature,humidity,co2,pressure";
+    CHECK(sim_hash(7, 0.1, 5000, 1, all) == sim_hash(7, 0.1, 5000, 0, all));
+    CHECK(sim_hash(7, 0.1, 3000, 0, all) != sim_hash(7, 0.1, 3000, 0, NULL));
+    sim_hash(11, 0.5, 20000, 1, all);
+    sim_hash(5, 0.6, 8000, 1, "pressure");
 
     /* ids, layout and --sensors */
     iot_sim_config c;
@@ -427,8 +641,97 @@ static void test_simulator(void)
     }
     CHECK_MSG(co2_day > co2_night + 200, "co2 day %g night %g", co2_day, co2_night);
     iot_sim_destroy(s);
+
+    /* a room with every kind: one sensor each; an unknown kind is an argument error */
+    iot_sim_config_init(&c);
+    c.buildings = 1;
+    c.floors = 1;
+    c.rooms = 2;
+    c.kinds = "temperature,humidity,co2,pressure";
+    CHECK(iot_sim_new(&c, &s, &e) == ST_OK && iot_sim_sensor_count(s) == 8);
+    int pressure_ids = 0;
+    for (int i = 0; i < 8; i++) {
+        iot_sim_event ev;
+        iot_sim_next(s, &ev);
+        pressure_ids += ev.key.len == 21 && !memcmp(ev.key.ptr, "b01-f1-r0", 9) && !memcmp(ev.key.ptr + 10, "-pressure-1", 11);
+    }
+    CHECK(pressure_ids == 2);
+    iot_sim_destroy(s);
+    c.kinds = "temperature,wind";
+    CHECK(iot_sim_new(&c, &s, &e) == ST_ERR_ARG && s == NULL && strstr(e.msg, "'wind'"));
+
+    /* pressure: a day of one reading a minute per sensor, 2 buildings x 3 floors. It
+     * drifts with the weather (a few hPa over the day, smoothly), higher floors read
+     * lower, and every reading is a possible one in hPa. */
+    iot_sim_config_init(&c);
+    c.buildings = 2;
+    c.floors = 3;
+    c.rooms = 1;
+    c.kinds = "pressure";
+    c.rate = 6.0 / 60;
+    CHECK(iot_sim_new(&c, &s, &e) == ST_OK);
+    double lo[6], hi[6], sum[6], last[6], max_step = 0;
+    int cnt[6] = {0}, wrong_unit = 0;
+    for (int i = 0; i < 6 * 60 * 24; i++) {
+        iot_sim_event ev;
+        iot_sim_next(s, &ev);
+        int b = ev.key.ptr[2] - '1', f = ev.key.ptr[5] - '1', x = b * 3 + f;
+        double v = ev.norm_value;
+        wrong_unit += strstr(ev.value.ptr, "\"unit\":\"hPa\"") == NULL;
+        if (!cnt[x]) lo[x] = hi[x] = v, sum[x] = 0;
+        else if (fabs(v - last[x]) > max_step) max_step = fabs(v - last[x]);
+        lo[x] = fmin(lo[x], v), hi[x] = fmax(hi[x], v), sum[x] += v, last[x] = v, cnt[x]++;
+    }
+    CHECK(wrong_unit == 0);
+    CHECK_MSG(max_step < 0.5, "pressure jumped %g hPa in a minute", max_step);
+    for (int x = 0; x < 6; x++) {
+        CHECK(cnt[x] == 60 * 24 && lo[x] >= 870 && hi[x] <= 1085);
+        CHECK_MSG(hi[x] - lo[x] > 2 && hi[x] - lo[x] < 40, "sensor %d: %g..%g hPa in a day", x, lo[x], hi[x]);
+    }
+    for (int b = 0; b < 2; b++) {
+        double d = sum[b * 3] / cnt[b * 3] - sum[b * 3 + 2] / cnt[b * 3 + 2];
+        CHECK_MSG(d > 0.5 && d < 1.3, "floor 1 - floor 3 = %g hPa", d);
+    }
+    iot_sim_destroy(s);
 }
 
+
+/* The first round of a run (every sensor once, seq 1): ids "<sensor_id>:<16 hex boot>:1". */
+static void first_round_ids(uint64_t seed, int64_t start_us, char ids[10][96])
+{
+    iot_sim_config c;
+    iot_sim_config_init(&c);
+    c.sensors = 10;
+    c.seed = seed;
+    c.start_time_us = start_us;
+    iot_sim *s;
+    CHECK(iot_sim_new(&c, &s, NULL) == ST_OK);
+    for (int i = 0; i < 10; i++) {
+        iot_sim_event ev;
+        iot_sim_next(s, &ev);
+        CHECK(ev.seq == 1 && ev.event_id.len < 96);
+        CHECK(ev.event_id.len == ev.key.len + 19 && !memcmp(ev.event_id.ptr, ev.key.ptr, ev.key.len));
+        CHECK(ev.event_id.ptr[ev.key.len] == ':' && !memcmp(ev.event_id.ptr + ev.key.len + 17, ":1", 2));
+        for (size_t k = ev.key.len + 1; k < ev.key.len + 17; k++) CHECK(strchr("0123456789abcdef", ev.event_id.ptr[k]));
+        snprintf(ids[i], 96, "%.*s", (int)ev.event_id.len, ev.event_id.ptr);
+    }
+    iot_sim_destroy(s);
+}
+
+/* seq restarts at 1 in every run; the boot id keeps ids of different runs apart (issue 11). */
+static void test_simulator_ids_across_runs(void)
+{
+    int64_t t0 = 1767571200000000LL;
+    char a[10][96], b[10][96], c[10][96], d[10][96];
+    first_round_ids(7, t0, a);
+    first_round_ids(7, t0, b);
+    first_round_ids(8, t0, c);
+    first_round_ids(7, t0 + 86400000000LL, d);
+    for (int i = 0; i < 10; i++) {
+        CHECK(!strcmp(a[i], b[i]));
+        for (int j = 0; j < 10; j++) CHECK(strcmp(a[i], c[j]) && strcmp(a[i], d[j]));
+    }
+}
 
 /* Mutated simulator events (bytes flipped, inserted, cut) in exact-size heap buffers:
  * under ASan any read past the end or crash fails; every verdict must be a known
@@ -496,6 +799,120 @@ static void test_mutations(void)
     iot_sim_destroy(s);
 }
 
+/* --per-room and --anomalies: ids -1..-N per kind and room; rate 0 is the stream of old;
+ * every injected episode is in the events as it says (stuck: one value; silent: nothing
+ * sent; spike and drift: readings changed), repeatably, and none ends after `until`. */
+static void test_simulator_anomalies(void)
+{
+    iot_sim_config c;
+    iot_sim_config_init(&c);
+    c.buildings = 1;
+    c.floors = 1;
+    c.rooms = 2;
+    c.per_room = 3;
+    iot_sim *s;
+    st_err e;
+    CHECK(iot_sim_new(&c, &s, &e) == ST_OK && iot_sim_sensor_count(s) == 18);
+    int seen3 = 0;
+    for (int i = 0; i < 18; i++) {
+        iot_sim_event ev;
+        iot_sim_next(s, &ev);
+        seen3 += ev.key.len == 19 && !memcmp(ev.key.ptr, "b01-f1-r02-humidity-3", 19);
+        seen3 += ev.key.len == 16 && !memcmp(ev.key.ptr, "b01-f1-r01-co2-3", 16);
+    }
+    CHECK(seen3 == 1);
+    iot_sim_destroy(s);
+    c.per_room = 17;
+    CHECK(iot_sim_new(&c, &s, &e) == ST_ERR_ARG && strstr(e.msg, "--per-room"));
+    c.per_room = 1;
+    c.anomaly_rate = -1;
+    CHECK(iot_sim_new(&c, &s, &e) == ST_ERR_ARG && strstr(e.msg, "--anomalies"));
+
+    /* 2 simulated hours, 18 sensors every 10 s, many episodes */
+    iot_sim_config_init(&c);
+    c.buildings = 1;
+    c.floors = 1;
+    c.rooms = 2;
+    c.per_room = 3;
+    c.rate = 1.8;
+    c.anomaly_rate = 2;
+    c.fault_rate = 0.02;
+    int64_t until = c.start_time_us + 110 * 60 * 1000000LL;
+    c.anomaly_until_us = until;
+    uint64_t hashes[2];
+    int per_kind[IOT_SIM_ANOMALY_COUNT] = {0};
+    for (int rep = 0; rep < 2; rep++) {
+        CHECK(iot_sim_new(&c, &s, &e) == ST_OK);
+        enum { N = 12960 };
+        static iot_sim_event evs[N];
+        static char ids[N][32];
+        static double vals[N];
+        uint64_t h = ST_FNV64_OFFSET;
+        iot_sim_episode eps[400];
+        int neps = 0;
+        for (int i = 0; i < N; i++) {
+            iot_sim_event ev;
+            iot_sim_next(s, &ev);
+            h = st_fnv1a64_more(h, ev.value.ptr, ev.value.len);
+            evs[i] = ev;
+            snprintf(ids[i], sizeof ids[i], "%.*s", (int)ev.sensor_id.len, ev.sensor_id.ptr);
+            vals[i] = ev.norm_value;
+            while (neps < 400 && iot_sim_take_episode(s, &eps[neps])) neps++;
+        }
+        iot_sim_end(s);
+        while (neps < 400 && iot_sim_take_episode(s, &eps[neps])) neps++;
+        hashes[rep] = h;
+        for (int k = 0; k < neps && rep == 0; k++) {
+            const iot_sim_episode *ep = &eps[k];
+            per_kind[ep->kind]++;
+            CHECK(ep->end_us <= until && ep->start_us >= c.start_time_us + 20 * 60 * 1000000LL);
+            CHECK(ep->readings >= 1 && ep->end_us >= ep->start_us);
+            int inside = 0, flagged = 0;
+            double first = NAN;
+            int same = 1;
+            for (int i = 0; i < N; i++) {
+                if (strcmp(ids[i], ep->sensor_id) || evs[i].fault != IOT_FAULT_NONE) continue;
+                if (evs[i].event_time_us < ep->start_us || evs[i].event_time_us > ep->end_us) continue;
+                inside++;
+                flagged += evs[i].anomaly == ep->kind;
+                if (isnan(first)) first = vals[i];
+                else if (vals[i] != first) same = 0;
+            }
+            if (ep->kind == IOT_SIM_ANOMALY_SILENT) CHECK_MSG(inside == 0, "%d readings sent while silent", inside);
+            else CHECK_MSG(inside == flagged && inside > 0, "%s: %d readings, %d flagged", iot_sim_anomaly_str(ep->kind), inside, flagged);
+            if (ep->kind == IOT_SIM_ANOMALY_STUCK) CHECK(same && first == ep->magnitude);
+            if (ep->kind == IOT_SIM_ANOMALY_SPIKE) CHECK(ep->readings <= 3 && fabs(ep->magnitude) > 0);
+        }
+        iot_sim_destroy(s);
+    }
+    CHECK(hashes[0] == hashes[1]);
+    for (int k = 1; k < IOT_SIM_ANOMALY_COUNT; k++)
+        CHECK_MSG(per_kind[k] >= 5, "%d %s episodes", per_kind[k], iot_sim_anomaly_str((iot_sim_anomaly)k));
+    st_buf b = {0};
+    iot_sim_episode ep = {"b01-f1-r01-co2-2", IOT_SIM_ANOMALY_DRIFT, 5, 9, 3, -1.5};
+    iot_sim_episodes_header(&b);
+    iot_sim_episode_line(&ep, &b);
+    CHECK_STR(st_buf_cstr(&b), "sensor_id,kind,start_us,end_us,readings,magnitude\nb01-f1-r01-co2-2,drift,5,9,3,-1.5\n");
+    st_buf_free(&b);
+
+    /* rate 0 spelled out is the stream without anomalies */
+    iot_sim_config_init(&c);
+    c.seed = 7;
+    c.fault_rate = 0.1;
+    c.anomaly_rate = 0;
+    uint64_t h0 = sim_hash(7, 0.1, 3000, 0, NULL);
+    CHECK(iot_sim_new(&c, &s, &e) == ST_OK);
+    uint64_t h = ST_FNV64_OFFSET;
+    for (int i = 0; i < 3000; i++) {
+        iot_sim_event ev;
+        iot_sim_next(s, &ev);
+        h = st_fnv1a64_more(h, ev.value.ptr, ev.value.len);
+        CHECK(ev.anomaly == IOT_SIM_ANOMALY_NONE);
+    }
+    CHECK(h == h0);
+    iot_sim_destroy(s);
+}
+
 int main(void)
 {
     test_good();
@@ -503,7 +920,12 @@ int main(void)
     test_bad();
     test_prefixes();
     test_numbers();
+    test_kinds_table();
+    test_kinds_rules();
+    test_sim_kinds();
     test_simulator();
+    test_simulator_ids_across_runs();
+    test_simulator_anomalies();
     test_mutations();
     return CHECK_DONE();
 }

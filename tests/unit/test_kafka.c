@@ -3,6 +3,7 @@
  * behaviour is covered by tests/integration/test_kafka_*.py. */
 #include "check.h"
 #include "kafka/kafka.h"
+#include "kafka/kafka_internal.h" /* kafka_props_apply, kafka_consumer_conf_new take librdkafka types */
 
 #include <signal.h>
 #include <stdlib.h>
@@ -99,9 +100,10 @@ static void test_admin_unreachable(void)
     if (!a) return;
     CHECK(kafka_admin_topic_partitions(a, "t", 500, &n, &e) == ST_ERR_KAFKA);
     CHECK_MSG(strstr(e.msg, "not reachable") && strstr(e.msg, NOBODY), "%s", e.msg);
-    CHECK(kafka_admin_topic_create(a, "t", 3, 1, 500, &created, &e) == ST_ERR_KAFKA);
+    CHECK(kafka_admin_topic_create(a, "t", 3, 1, 2, 500, &created, &e) == ST_ERR_KAFKA);
     CHECK(!created);
-    CHECK(kafka_admin_topic_create(a, "t", 0, 1, 500, &created, &e) == ST_ERR_ARG);
+    CHECK_MSG(strstr(e.msg, "not reachable") && !strstr(e.msg, "refused"), "%s", e.msg);
+    CHECK(kafka_admin_topic_create(a, "t", 0, 1, 0, 500, &created, &e) == ST_ERR_ARG);
     kafka_partition_offsets *po = (kafka_partition_offsets *)1;
     size_t np = 7;
     CHECK(kafka_admin_watermarks(a, "t", 500, &po, &np, &e) == ST_ERR_KAFKA);
@@ -110,6 +112,28 @@ static void test_admin_unreachable(void)
     CHECK(kafka_admin_committed(a, "g", "t", 500, off, 3, &e) == ST_ERR_KAFKA);
     kafka_admin_destroy(a);
     kafka_admin_destroy(NULL);
+}
+
+/* The rule that makes a refused login or certificate fatal, with the reasons librdkafka 2.0.2 gives
+ * (seen against the local cluster's SASL_SSL listener), and the look-alikes that must stay
+ * transient (a handshake cut short by a restarting broker, a broker that is down). */
+static void test_auth_failure_rule(void)
+{
+    CHECK(kafka_err_is_auth_failure(RD_KAFKA_RESP_ERR__AUTHENTICATION,
+                                    "sasl_ssl://localhost:19192/bootstrap: SASL authentication error: Authentication "
+                                    "failed during authentication due to invalid credentials with SASL mechanism "
+                                    "SCRAM-SHA-512 (after 339ms in state AUTH_REQ)"));
+    CHECK(kafka_err_is_auth_failure(RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED, NULL));
+    CHECK(kafka_err_is_auth_failure(RD_KAFKA_RESP_ERR__SSL,
+                                    "sasl_ssl://localhost:19192/bootstrap: SSL handshake failed: error:0A000086:SSL "
+                                    "routines::certificate verify failed: broker certificate could not be verified"));
+    CHECK(!kafka_err_is_auth_failure(RD_KAFKA_RESP_ERR__SSL,
+                                     "sasl_ssl://localhost:19092/bootstrap: SSL handshake failed: error:0A000126:SSL "
+                                     "routines::unexpected eof while reading (after 13ms in state SSL_HANDSHAKE)"));
+    CHECK(!kafka_err_is_auth_failure(RD_KAFKA_RESP_ERR__SSL, NULL));
+    CHECK(!kafka_err_is_auth_failure(RD_KAFKA_RESP_ERR__TRANSPORT, "localhost:19092/1: Connect to ipv4#127.0.0.1:19092 "
+                                                                   "failed: Connection refused (certificate)"));
+    CHECK(!kafka_err_is_auth_failure(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, "3/3 brokers are down"));
 }
 
 static void test_consumer_conf(void)
@@ -137,13 +161,55 @@ out:
     kafka_props_destroy(p);
 }
 
+/* The streaming consumer without a broker: bad settings are refused at creation; polls give no
+ * records (client-level transport errors are librdkafka log lines, not consumer events); nothing
+ * is known of offsets; close is idempotent and later polls are empty. */
+static void test_consumer_unreachable(void)
+{
+    st_err e;
+    kafka_consumer *c = NULL;
+    kafka_props *p = kafka_props_new();
+    kafka_props_set(p, "no.such.property", "1");
+    CHECK(kafka_consumer_new(&c, NOBODY, "g", "t", p, NULL, &e) == ST_ERR_ARG && c == NULL);
+    CHECK(strstr(e.msg, "no.such.property") != NULL);
+    CHECK(kafka_consumer_new(&c, NOBODY, "", "t", NULL, NULL, &e) == ST_ERR_ARG);
+    kafka_props_destroy(p);
+    CHECK(kafka_consumer_new(&c, NOBODY, "g", "t", NULL, NULL, &e) == ST_OK && c != NULL);
+    if (!c) return;
+    kafka_message m[8];
+    size_t n = 0, records = 0;
+    for (int i = 0; i < 5; i++) {
+        CHECK(kafka_consumer_poll(c, m, 8, 100, &n, &e) == ST_OK && n <= 8);
+        for (size_t k = 0; k < n; k++) {
+            records += m[k].kind == KAFKA_MSG_RECORD;
+            CHECK(m[k].kind == KAFKA_MSG_RECORD || m[k].error != NULL);
+        }
+    }
+    CHECK(records == 0);
+    int64_t lo, hi;
+    CHECK(kafka_consumer_watermarks(c, 0, 0, &lo, &hi, &e) == ST_ERR_NOTFOUND);
+    CHECK(kafka_consumer_watermarks(c, 0, 200, &lo, &hi, &e) == ST_ERR_KAFKA && strstr(e.msg, NOBODY));
+    int32_t *ids = NULL;
+    CHECK(kafka_consumer_partitions(c, 200, &ids, &n, &e) == ST_ERR_KAFKA && ids == NULL && n == 0);
+    int32_t part = 0;
+    int64_t off = 5;
+    kafka_consumer_commit(c, &part, &off, 1); /* not assigned: ignored, no crash */
+    kafka_consumer_close(c);
+    kafka_consumer_close(c);
+    CHECK(kafka_consumer_poll(c, m, 8, 10, &n, &e) == ST_OK && n == 0);
+    kafka_consumer_destroy(c);
+    kafka_consumer_destroy(NULL);
+}
+
 int main(void)
 {
     test_props();
     test_producer_config();
     test_producer_unreachable();
     test_admin_unreachable();
+    test_auth_failure_rule();
     test_consumer_conf();
+    test_consumer_unreachable();
     rd_kafka_wait_destroyed(5000);
     return CHECK_DONE();
 }

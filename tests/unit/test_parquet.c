@@ -2,6 +2,7 @@
  * round trip, write + read back through our reader (flat and nested, every codec,
  * dictionary fallback, several row groups), statistics, and damaged files. */
 #include "check.h"
+#include "pq_open.h"
 #include "parquet/encoding.h"
 #include "parquet/parquet.h"
 #include "parquet/thrift_compact.h"
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t next_rand(void)
@@ -256,7 +258,7 @@ static int same_double(double a, double b) { return (isnan(a) && isnan(b)) || a 
 static void check_flat_file(const char *path, flat_data *fd, int expect_rgs)
 {
     st_err e;
-    pq_reader *r = pq_reader_open(path, &e);
+    pq_reader *r = open_r(path, &e);
     CHECK_MSG(r != NULL, "%s", e.msg);
     if (!r) return;
     CHECK(pq_reader_num_rows(r) == NROWS);
@@ -321,7 +323,7 @@ static void test_flat_roundtrip(const char *dir)
             o.row_group_rows = 7000;
             o.page_bytes = 4096;
             st_err e;
-            pq_writer *w = pq_writer_open(path, flat_schema, 8, &o, &e);
+            pq_writer *w = open_w(path, flat_schema, 8, &o, &e);
             CHECK_MSG(w != NULL, "%s", e.msg);
             if (!w) return;
             /* in three uneven batches */
@@ -375,7 +377,7 @@ static void test_flat_roundtrip(const char *dir)
             check_flat_file(path, fd, 3);
 
             /* footer statistics as the reader sees them */
-            pq_reader *r = pq_reader_open(path, &e);
+            pq_reader *r = open_r(path, &e);
             if (r) {
                 pq_chunk_info ci2;
                 CHECK(pq_reader_chunk_info(r, 0, 2, &ci2, &e) == ST_OK);
@@ -429,7 +431,7 @@ static void test_nested(const char *dir)
     pq_writer_options o;
     pq_writer_options_init(&o);
     o.row_group_rows = 6;     /* 3 batches of 4 rows: a row group boundary inside a batch */
-    pq_writer *w = pq_writer_open(path, f, 10, &o, &e);
+    pq_writer *w = open_w(path, f, 10, &o, &e);
     CHECK_MSG(w != NULL, "%s", e.msg);
     if (!w) return;
     CHECK(pq_writer_num_leaves(w) == 5);
@@ -443,10 +445,11 @@ static void test_nested(const char *dir)
     pq_writer_abort(w);                                   /* aborted writers leave no file */
     CHECK(!st_path_exists(path));
 
-    w = pq_writer_open(path, f, 10, &o, &e);
+    w = open_w(path, f, 10, &o, &e);
     for (int k = 0; k < 3; k++) CHECK(pq_writer_write(w, 4, c, &e) == ST_OK);
+    CHECK(!st_path_exists(path));                         /* nothing visible before close */
     CHECK(pq_writer_close(w, NULL, &e) == ST_OK);
-    pq_reader *r = pq_reader_open(path, &e);
+    pq_reader *r = open_r(path, &e);
     CHECK_MSG(r != NULL, "%s", e.msg);
     if (r) {
         CHECK(pq_reader_num_rows(r) == 12 && pq_reader_num_row_groups(r) == 2);
@@ -488,7 +491,7 @@ static void test_damage(const char *dir)
     pq_writer_options o;
     pq_writer_options_init(&o);
     o.row_group_rows = 5000;
-    pq_writer *w = pq_writer_open(path, flat_schema, 8, &o, &e);
+    pq_writer *w = open_w(path, flat_schema, 8, &o, &e);
     CHECK(w && pq_writer_write(w, NROWS, c, &e) == ST_OK && pq_writer_close(w, NULL, &e) == ST_OK);
     st_buf file = {0};
     CHECK(st_read_file(path, &file, &e) == ST_OK);
@@ -514,7 +517,7 @@ static void test_damage(const char *dir)
     r = pq_reader_open_mem(g.data, g.len, "enc.parquet", &e);
     CHECK(r == NULL && e.code == ST_ERR_UNSUPPORTED && strstr(e.msg, "encrypted"));
     /* missing file */
-    r = pq_reader_open("/nonexistent/x.parquet", &e);
+    r = open_r("/nonexistent/x.parquet", &e);
     CHECK(r == NULL && e.code == ST_ERR_NOTFOUND && strstr(e.msg, "/nonexistent/x.parquet"));
 
     /* truncated files: every length must fail with FORMAT (sampled) */
@@ -563,12 +566,12 @@ static void test_edge_files(const char *dir)
     st_err e;
     char *path = st_path_join(dir, "empty.parquet");
     /* zero rows */
-    pq_writer *w = pq_writer_open(path, flat_schema, 8, NULL, &e);
+    pq_writer *w = open_w(path, flat_schema, 8, NULL, &e);
     pq_file_info info;
     CHECK(w && pq_writer_close(w, &info, &e) == ST_OK);
     CHECK(info.num_rows == 0 && info.num_row_groups == 0 && !info.columns[5].has_min_max);
     pq_file_info_free(&info);
-    pq_reader *r = pq_reader_open(path, &e);
+    pq_reader *r = open_r(path, &e);
     CHECK(r && pq_reader_num_rows(r) == 0 && pq_reader_num_row_groups(r) == 0);
     pq_reader_close(r);
     /* all-null optional column */
@@ -576,11 +579,11 @@ static void test_edge_files(const char *dir)
     pq_schema_node f[] = {{.name = "s", .repetition = PQ_OPTIONAL, .physical = PQ_BYTE_ARRAY,
                            .logical = PQ_LOGICAL_STRING}};
     pq_column_batch c = {.num_levels = 3, .num_values = 0, .def_levels = def};
-    w = pq_writer_open(path, f, 1, NULL, &e);
+    w = open_w(path, f, 1, NULL, &e);
     CHECK(w && pq_writer_write(w, 3, &c, &e) == ST_OK && pq_writer_close(w, &info, &e) == ST_OK);
     CHECK(info.columns[0].null_count == 3 && !info.columns[0].has_min_max);
     pq_file_info_free(&info);
-    r = pq_reader_open(path, &e);
+    r = open_r(path, &e);
     pq_column_data d;
     CHECK(r && pq_reader_read_column(r, 0, 0, &d, &e) == ST_OK && d.num_levels == 3 && d.num_values == 0);
     pq_column_data_free(&d);
@@ -592,9 +595,9 @@ static void test_edge_files(const char *dir)
         for (size_t i = 0; i < n; i++) v[i] = (int64_t)(i * 2654435761u) - 5;
         pq_schema_node fi[] = {{.name = "u", .repetition = PQ_REQUIRED, .physical = PQ_INT64}};
         pq_column_batch cb = {.num_levels = n, .num_values = n, .values.i64 = v};
-        w = pq_writer_open(path, fi, 1, NULL, &e);
+        w = open_w(path, fi, 1, NULL, &e);
         CHECK(w && pq_writer_write(w, n, &cb, &e) == ST_OK && pq_writer_close(w, NULL, &e) == ST_OK);
-        r = pq_reader_open(path, &e);
+        r = open_r(path, &e);
         pq_chunk_info ci;
         CHECK(r && pq_reader_chunk_info(r, 0, 0, &ci, &e) == ST_OK);
         CHECK((ci.encodings & (1u << 0)) && (ci.encodings & (1u << 8)));   /* PLAIN and RLE_DICTIONARY */
@@ -609,10 +612,17 @@ static void test_edge_files(const char *dir)
     pq_writer_options o;
     pq_writer_options_init(&o);
     o.codec = PQ_CODEC_BROTLI;
-    CHECK(pq_writer_open(path, f, 1, &o, &e) == NULL && e.code == ST_ERR_ARG);
-    CHECK(pq_writer_open("/nonexistent/dir/x.parquet", f, 1, NULL, &e) == NULL && strstr(e.msg, "/nonexistent"));
+    CHECK(open_w(path, f, 1, &o, &e) == NULL && e.code == ST_ERR_ARG);
+    char *bad = st_path_join(dir, "bad.parquet");
+    CHECK(open_w(bad, f, 1, &o, &e) == NULL && e.code == ST_ERR_ARG && strstr(e.msg, "bad.parquet"));
+    CHECK(!st_path_exists(bad));                           /* nothing left by a refused open */
+    char *under = st_path_join(path, "x.parquet");         /* a folder that is a file */
+    CHECK(open_w(under, f, 1, NULL, &e) == NULL && strstr(e.msg, under));
+    free(under);
     pq_schema_node badg[] = {{.name = "g", .num_children = 2}, {.name = "x", .physical = PQ_INT32}};
-    CHECK(pq_writer_open(path, badg, 2, NULL, &e) == NULL && e.code != ST_OK);
+    CHECK(open_w(bad, badg, 2, NULL, &e) == NULL && e.code != ST_OK);
+    CHECK(!st_path_exists(bad));
+    free(bad);
     /* FIXED_LEN_BYTE_ARRAY and INT96 columns: PLAIN, read back byte for byte */
     {
         pq_schema_node fx[] = {
@@ -626,9 +636,9 @@ static void test_edge_files(const char *dir)
         int16_t fd2[4] = {1, 0, 1, 1};
         pq_column_batch cb[2] = {{.num_levels = 4, .num_values = 3, .def_levels = fd2, .values.bytes = fl},
                                  {.num_levels = 4, .num_values = 4, .values.bytes = i96v}};
-        w = pq_writer_open(path, fx, 2, NULL, &e);
+        w = open_w(path, fx, 2, NULL, &e);
         CHECK(w && pq_writer_write(w, 4, cb, &e) == ST_OK && pq_writer_close(w, NULL, &e) == ST_OK);
-        r = pq_reader_open(path, &e);
+        r = open_r(path, &e);
         pq_column_data d0, d1;
         CHECK(r && pq_reader_read_column(r, 0, 0, &d0, &e) == ST_OK && pq_reader_read_column(r, 0, 1, &d1, &e) == ST_OK);
         CHECK(d0.num_values == 3 && d0.values.bytes[2].len == 5 && !memcmp(d0.values.bytes[2].ptr, raw[2], 5));
