@@ -25,6 +25,10 @@ typedef struct cli_maint {
                 "leave the tables as written (`smarttech maintain` can run apart)"),                             \
         CLI_OPT("target-file-size", 0, CLI_BYTES, &(m)->c.opt.target_file_size, NULL, "compacted file size",     \
                 .min = 1, .max = INT64_MAX),                                                                     \
+        CLI_OPT("compact-row-group-size", 0, CLI_BYTES, &(m)->c.opt.row_group_bytes, NULL,                      \
+                "compacted row groups (compressed): a compaction holds about one\n"                                \
+                "decoded input row group and one output row group in memory",                                     \
+                .min = 64 * 1024, .max = INT64_MAX),                                                              \
         CLI_OPT("compact-min-files", 0, CLI_INT, &(m)->c.opt.compact_min_files, NULL,                            \
                 "small files in a partition that trigger a compaction", .min = 2, .max = 1000000),               \
         CLI_OPT("compact-after", 0, CLI_DURATION_MS, &(m)->c.opt.compact_after_ms, NULL,                         \

@@ -15,6 +15,34 @@
 #include "util/timeutil.h"
 
 /* Everything `table info` reports, as one JSON object (also the text source). */
+/* The active files by size (the small-files problem at a glance; what compaction still has to
+ * merge is below the default target of 128 MiB): bucket upper bounds, the last open-ended. */
+static const struct {
+    const char *name;
+    int64_t below;
+} size_buckets[] = {
+    {"under_1MiB", 1LL << 20},
+    {"1MiB_to_16MiB", 16LL << 20},
+    {"16MiB_to_64MiB", 64LL << 20},
+    {"64MiB_to_128MiB", 128LL << 20},
+    {"128MiB_and_over", INT64_MAX},
+};
+#define NBUCKETS (sizeof size_buckets / sizeof size_buckets[0])
+
+static json_t *files_by_size(const delta_snapshot *s)
+{
+    json_int_t n[NBUCKETS] = {0};
+    for (size_t i = 0; i < delta_snapshot_num_files(s); i++) {
+        int64_t sz = delta_snapshot_file(s, i)->size;
+        size_t b = 0;
+        while (b + 1 < NBUCKETS && sz >= size_buckets[b].below) b++;
+        n[b]++;
+    }
+    json_t *o = json_object();
+    for (size_t b = 0; b < NBUCKETS; b++) json_object_set_new(o, size_buckets[b].name, json_integer(n[b]));
+    return o;
+}
+
 static json_t *info_json(const char *path, const delta_snapshot *s)
 {
     json_t *o = json_object();
@@ -39,6 +67,7 @@ static json_t *info_json(const char *path, const delta_snapshot *s)
         json_array_append_new(pc, json_string(delta_snapshot_partition_column(s, i)));
     json_object_set_new(o, "partition_columns", pc);
     json_object_set_new(o, "num_files", json_integer((json_int_t)delta_snapshot_num_files(s)));
+    json_object_set_new(o, "files_by_size", files_by_size(s));
     int64_t rows = delta_snapshot_total_records(s);
     json_object_set_new(o, "num_rows", rows >= 0 ? json_integer(rows) : json_null());
     json_object_set_new(o, "size_bytes", json_integer(delta_snapshot_total_bytes(s)));
@@ -82,7 +111,15 @@ static void print_text(json_t *o)
     json_t *pc = json_object_get(o, "partition_columns");
     if (!json_array_size(pc)) printf("(none)");
     json_array_foreach(pc, i, f) printf("%s%s", i ? ", " : "", json_string_value(f));
-    printf("\nfiles            %lld\n", (long long)json_integer_value(json_object_get(o, "num_files")));
+    printf("\nfiles            %lld  (", (long long)json_integer_value(json_object_get(o, "num_files")));
+    const char *bk;
+    json_t *bv;
+    int first = 1;
+    json_object_foreach(json_object_get(o, "files_by_size"), bk, bv) {
+        printf("%s%s %lld", first ? "" : ", ", bk, (long long)json_integer_value(bv));
+        first = 0;
+    }
+    printf(")\n");
     if (json_is_integer(json_object_get(o, "num_rows")))
         printf("rows             %lld\n", (long long)json_integer_value(json_object_get(o, "num_rows")));
     else

@@ -29,7 +29,7 @@ void delta_maintain_options_init(delta_maintain_options *o)
     o->compact_after_ms = 10LL * 60 * 1000;
     o->log_retention_ms = -1;
     o->deleted_file_retention_ms = -1;
-    o->row_group_bytes = 32LL * 1024 * 1024;
+    o->row_group_bytes = 8LL * 1024 * 1024;
     o->compact = o->checkpoint = o->clean_log = o->vacuum = 1;
 }
 

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <pthread.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -125,6 +128,11 @@ static st_code pass(maint_service *s, st_err *first)
             s->last[i].msg[0] = '\0';
         }
         if (s->c.on_event && report) s->c.on_event(delta_maintainer_path(s->m[i]), &r, rc ? &e : NULL, s->c.user);
+#ifdef __GLIBC__
+        /* a compaction decodes row groups of many MiB: give what it freed back to the system, or
+         * the job's RSS keeps the peak of its largest compaction for the rest of its life */
+        if (r.compaction.version >= 0 || r.compaction_abandoned) malloc_trim(0);
+#endif
         if (rc && !frc) {
             frc = rc;
             if (first) *first = e;

@@ -115,6 +115,15 @@ def test_optimize_delta_rs(optimized):
     assert got == want
     assert t.version() == 41 and len(add_actions(t)) == 3
     assert t.history(1)[0]["operation"] == "OPTIMIZE"
+    # `table info`'s files by size: delta-rs's add sizes in the same buckets, before and after
+    bounds = [("under_1MiB", 1 << 20), ("1MiB_to_16MiB", 16 << 20), ("16MiB_to_64MiB", 64 << 20),
+              ("64MiB_to_128MiB", 128 << 20), ("128MiB_and_over", None)]
+    for v in (40, 41):
+        want_sizes = {name: 0 for name, _ in bounds}
+        for a in add_actions(deltalake.DeltaTable(path, version=v), flatten=True):
+            want_sizes[next(name for name, below in bounds if below is None or a["size_bytes"] < below)] += 1
+        info = json.loads(smt("table", "info", path, "--json", "--version", v).stdout)
+        assert info["files_by_size"] == want_sizes and sum(want_sizes.values()) == info["num_files"]
     # stats of the new files are exact
     for a in add_actions(t, flatten=True):
         tab = pq.read_table(pathlib.Path(path, unquote(a["path"])))
