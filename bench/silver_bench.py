@@ -228,7 +228,7 @@ def compare(tables: dict[str, str]) -> dict:
 # ----------------------------------------------------------------------------- pipelines
 
 def ours_cmd(a, topic: str, out: str, group: str, once: bool) -> list[str]:
-    cmd = [a.bin, "silver", "--brokers", a.brokers, "--topic", topic, "--group", group,
+    cmd = [a.bin, "silver", "--brokers", a.brokers, "--topic", topic, "--group", group, *a.silver_args,
            "--output", f"{out}/silver_delta", "--bronze", f"{out}/bronze_kafka",
            "--quarantine", f"{out}/quarantine_delta", "--checkpoint", f"{out}/checkpoint",
            "--from", "earliest", "--summary-json", f"{out}/summary.json", "--quiet"]
@@ -387,6 +387,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=int(env("BENCH_EVENTS", "5000000")))
     ap.add_argument("--steady-seconds", type=float, default=float(env("BENCH_STEADY_SECONDS", "60")))
+    ap.add_argument("--silver-args", default=env("BENCH_SILVER_ARGS", ""),
+                    help="extra options of every `smarttech silver` run (e.g. \"--trigger 100ms\"), split on spaces")
     ap.add_argument("--steady-rate", type=float, default=float(env("BENCH_STEADY_RATE", "20000")))
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--faults", type=float, default=0.02)
@@ -405,13 +407,14 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", default=env("BENCH_KEEP", "") == "1")
     a = ap.parse_args()
     a.catchup_seconds = a.catchup_seconds or max(60.0, 5.0 * a.steady_seconds)
+    a.silver_args = a.silver_args.split()
     a.stamp = time.strftime("%Y%m%d%H%M%S") + f"_{os.getpid()}"
     a.workdir = a.workdir or os.path.join(ROOT, "bench", "results", "tmp", a.stamp)
     os.makedirs(a.workdir, exist_ok=True)
     a.topics = []
     res = {"bench": "silver", "events": a.events, "seed": a.seed, "faults": a.faults,
            "steady_rate": a.steady_rate, "steady_seconds": a.steady_seconds, "spark_skipped": a.skip_spark,
-           "deltars_skipped": a.skip_deltars}
+           "deltars_skipped": a.skip_deltars, "silver_args": a.silver_args}
     try:
         backlog = f"bench_backlog_{a.stamp}"
         a.topics.append(backlog)

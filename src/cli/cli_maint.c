@@ -62,4 +62,9 @@ int cli_maint_finish(cli_maint *m, const cli_cmd *cmd)
     return cli_usage_error(cmd, "%s", e.msg);
 }
 
-const maint_config *cli_maint_config(const cli_maint *m) { return m->off ? NULL : &m->c; }
+const maint_config *cli_maint_config(cli_maint *m, job_stats *js)
+{
+    if (m->off) return NULL;
+    m->c.metrics = js ? job_stats_metrics(js) : NULL;
+    return &m->c;
+}

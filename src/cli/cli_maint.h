@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cli/opts.h"
+#include "pipeline/job_stats.h"
 #include "pipeline/maintenance.h"
 
 typedef struct cli_maint {
@@ -54,7 +55,8 @@ void cli_maint_init(cli_maint *m, const char *cmd);
  * --allow-short-retention, ...). */
 int cli_maint_finish(cli_maint *m, const cli_cmd *cmd);
 
-/* NULL with --no-maintenance, else the config (borrowed from m). */
-const maint_config *cli_maint_config(const cli_maint *m);
+/* NULL with --no-maintenance, else the config (borrowed from m), its figures registered on
+ * js's metrics (js may be NULL: none). */
+const maint_config *cli_maint_config(cli_maint *m, job_stats *js);
 
 #endif

@@ -75,9 +75,9 @@ int cmd_bronze(int argc, char **argv)
     if (code >= 0) return code;
     mo.quiet = quiet;
     if ((code = cli_maint_finish(&mo, &cmd))) return code;
-    c.maintenance = cli_maint_config(&mo);
 
     job_stats *js = job_stats_new("bronze");
+    c.maintenance = cli_maint_config(&mo, js);
     metrics_endpoint *ep = NULL;
     if ((code = cli_metrics_start("bronze", metrics_listen, js, &ep))) {
         job_stats_destroy(js);

@@ -148,7 +148,7 @@ int cmd_gold(int argc, char **argv)
     }
     mo.quiet = quiet;
     if ((rc = cli_maint_finish(&mo, &cmd))) goto out;
-    c.maintenance = cli_maint_config(&mo);
+    c.maintenance = cli_maint_config(&mo, js);
     c.props = props;
     c.metrics = js;
     if ((rc = cli_metrics_start("gold", metrics_listen, js, &ep))) goto out;

@@ -17,12 +17,17 @@ int cmd_maintain(int argc, char **argv)
     cli_maint_init(&mo, "maintain");
     cli_list tables = {0};
     int once = 0;
+    const char *metrics_listen = NULL;
+    int64_t linger_us = 0;
+    job_stats *js = NULL;
+    metrics_endpoint *ep = NULL;
     const cli_opt opts[] = {
         CLI_OPT("table", 0, CLI_LIST, &tables, "PATH",
                 "a table to maintain (repeatable; one that does not exist yet\nis picked up once it does)"),
         CLI_OPT("once", 0, CLI_FLAG, &once, NULL, "one pass over every table, then exit (1 if a pass failed)"),
         CLI_OPT("quiet", 0, CLI_FLAG, &mo.quiet, NULL, "print errors only"),
         CLI_OPT("verbose", 0, CLI_FLAG, &mo.verbose, NULL, "also a line as each step starts"),
+        CLI_METRICS_OPTS(&metrics_listen, &linger_us),
         CLI_MAINT_OPTS(&mo),
         {0}};
     const cli_cmd cmd = {"maintain", NULL, 0, 0,
@@ -45,12 +50,18 @@ int cmd_maintain(int argc, char **argv)
         goto out;
     }
     if ((rc = cli_maint_finish(&mo, &cmd))) goto out;
+    /* --metrics: the smarttech_maintenance_* series per table (pipeline/maintenance.h) and process_*;
+     * ready while the passes run */
+    js = job_stats_new("maintain");
+    const maint_config *mc = cli_maint_config(&mo, js);
+    if ((rc = cli_metrics_start("maintain", metrics_listen, js, &ep))) goto out;
+    job_stats_set_ready(js, 1, NULL);
     cli_install_stop_handlers();
     size_t n = tables.n;
     maint_table_stats *st = st_xcalloc(n, sizeof *st);
     st_err e;
     st_err_clear(&e);
-    st_code src = maint_run(&mo.c, tables.items, n, once, &cli_stop, st, &e);
+    st_code src = maint_run(mc, tables.items, n, once, &cli_stop, st, &e);
     rc = src ? 1 : 0;
     if (src) fprintf(stderr, "smarttech maintain: %s\n", e.msg);
     for (size_t i = 0; i < n; i++) {
@@ -67,6 +78,8 @@ int cmd_maintain(int argc, char **argv)
     }
     free(st);
 out:
+    cli_metrics_stop(ep, linger_us);
+    job_stats_destroy(js);
     cli_list_free(&tables);
     return rc;
 }

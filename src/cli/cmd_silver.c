@@ -139,7 +139,7 @@ int cmd_silver(int argc, char **argv)
     if (rc >= 0) goto out;
     mo.quiet = quiet;
     if ((rc = cli_maint_finish(&mo, &cmd))) goto out;
-    c.maintenance = cli_maint_config(&mo);
+    c.maintenance = cli_maint_config(&mo, js);
     c.props = props;
     c.metrics = js;
     if ((rc = cli_metrics_start("silver", metrics_listen, js, &ep))) goto out;

@@ -27,10 +27,67 @@ typedef struct last_error {
 
 #define REPEAT_ERROR_US (60LL * 1000000)
 
+/* The series of one table in maint_config.metrics (all NULL without a registry: metric_* accept it). */
+enum {
+    MM_PASSES, MM_ERRORS, MM_COMPACTIONS, MM_ABANDONED, MM_FILES_COMPACTED, MM_BYTES_COMPACTED, MM_CHECKPOINTS,
+    MM_LOG_DELETED, MM_FILES_VACUUMED, MM_BYTES_VACUUMED, MM_COUNTERS,
+    MM_VERSION = MM_COUNTERS, MM_ACTIVE_FILES, MM_LAST_PASS, MM_N
+};
+typedef struct table_metrics {
+    metric *m[MM_N];
+} table_metrics;
+
+static const char *const mm_names[MM_N][2] = {
+    {"smarttech_maintenance_passes_total", "Maintenance passes over the table."},
+    {"smarttech_maintenance_errors_total", "Maintenance passes that failed (retried on the next one)."},
+    {"smarttech_maintenance_compactions_total", "OPTIMIZE commits (dataChange=false) that landed."},
+    {"smarttech_maintenance_compactions_abandoned_total", "Compactions given up for a pass (inputs removed by others)."},
+    {"smarttech_maintenance_files_compacted_total", "Small files replaced by compactions."},
+    {"smarttech_maintenance_bytes_compacted_total", "Bytes of the small files replaced by compactions."},
+    {"smarttech_maintenance_checkpoints_total", "Checkpoints written."},
+    {"smarttech_maintenance_log_files_deleted_total", "_delta_log files deleted past the log retention."},
+    {"smarttech_maintenance_files_vacuumed_total", "Data files deleted past the deleted-file retention."},
+    {"smarttech_maintenance_bytes_vacuumed_total", "Bytes of the data files deleted by vacuum."},
+    {"smarttech_maintenance_table_version", "The table's version at the last pass (-1: no table yet)."},
+    {"smarttech_maintenance_table_active_files", "Data files in that version."},
+    {"smarttech_maintenance_last_pass_seconds", "How long the last pass over the table took."},
+};
+
+static void metrics_setup(metrics *reg, const char *path, table_metrics *tm)
+{
+    static const char *const label[] = {"path"};
+    for (int k = 0; k < MM_N; k++) {
+        metric_family *f = metrics_family(reg, k < MM_COUNTERS ? METRIC_COUNTER : METRIC_GAUGE, mm_names[k][0],
+                                          mm_names[k][1], label, 1, NULL);
+        tm->m[k] = f ? metric_family_series(f, &path) : NULL;
+    }
+    metric_set(tm->m[MM_VERSION], -1);
+}
+
+static void metrics_update(table_metrics *tm, const delta_maintain_report *r, st_code rc, int64_t us)
+{
+    metric_add(tm->m[MM_PASSES], 1);
+    if (rc) metric_add(tm->m[MM_ERRORS], 1);
+    if (r->compaction.version >= 0) {
+        metric_add(tm->m[MM_COMPACTIONS], 1);
+        metric_add(tm->m[MM_FILES_COMPACTED], (double)r->compaction.files_removed);
+        metric_add(tm->m[MM_BYTES_COMPACTED], (double)r->compaction.bytes_removed);
+    }
+    metric_add(tm->m[MM_ABANDONED], r->compaction_abandoned);
+    if (r->checkpoint_version >= 0) metric_add(tm->m[MM_CHECKPOINTS], 1);
+    metric_add(tm->m[MM_LOG_DELETED], (double)r->log_files_deleted);
+    metric_add(tm->m[MM_FILES_VACUUMED], (double)r->files_vacuumed);
+    metric_add(tm->m[MM_BYTES_VACUUMED], (double)r->bytes_vacuumed);
+    metric_set(tm->m[MM_VERSION], (double)r->version);
+    metric_set(tm->m[MM_ACTIVE_FILES], r->version >= 0 ? (double)r->active_files : 0);
+    metric_set(tm->m[MM_LAST_PASS], (double)us / 1e6);
+}
+
 struct maint_service {
     maint_config c;
     delta_maintainer **m;
     maint_table_stats *stats;
+    table_metrics *tm;           /* per table (NULL series without c.metrics) */
     last_error *last;
     size_t n;
     pthread_mutex_t mu;          /* guards stats, quit */
@@ -115,6 +172,7 @@ static st_code pass(maint_service *s, st_err *first)
         t->bytes_vacuumed += r.bytes_vacuumed;
         if (rc) t->errors++;
         pthread_mutex_unlock(&s->mu);
+        metrics_update(&s->tm[i], &r, rc, us);
         int report = did_something(&r);
         if (rc) {
             last_error *le = &s->last[i];
@@ -147,6 +205,7 @@ static void service_free(maint_service *s)
     for (size_t i = 0; i < s->n; i++) delta_maintainer_destroy(s->m[i]);
     free(s->m);
     free(s->stats);
+    free(s->tm);
     free(s->last);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
@@ -164,7 +223,9 @@ static st_code service_new(const maint_config *c, const char *const *paths, size
     s->m = st_xcalloc(n ? n : 1, sizeof *s->m);
     s->stats = st_xcalloc(n ? n : 1, sizeof *s->stats);
     s->last = st_xcalloc(n ? n : 1, sizeof *s->last);
+    s->tm = st_xcalloc(n ? n : 1, sizeof *s->tm);
     for (size_t i = 0; i < n; i++) {
+        if (c->metrics) metrics_setup(c->metrics, paths[i], &s->tm[i]);
         st_code rc = delta_maintainer_new(paths[i], &c->opt, &s->m[i], e);
         if (rc) {
             s->n = i;

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "delta/delta_maintain.h"
+#include "pipeline/metrics.h"
 #include "util/err.h"
 
 /* After a pass on one table that did something (r), or that failed (err non-NULL). */
@@ -39,6 +40,13 @@ typedef struct maint_config {
     int nice;                    /* priority lowered by this much on the thread, default 10 */
     maint_event_fn on_event;     /* may be NULL */
     void *user;
+    /* Borrowed, may be NULL: the service registers its figures there, per table path (label
+     * "path"), kept up to date after every pass: smarttech_maintenance_{passes,errors,
+     * compactions,compactions_abandoned,files_compacted,bytes_compacted,checkpoints,
+     * log_files_deleted,files_vacuumed,bytes_vacuumed}_total, and the gauges
+     * smarttech_maintenance_table_version, _table_active_files, _last_pass_seconds. The
+     * registry must outlive the service. */
+    metrics *metrics;
 } maint_config;
 
 void maint_config_init(maint_config *c);

@@ -152,6 +152,50 @@ def test_optimize_spark(spark, optimized):  # noqa: F811
 
 # ----------------------------------------------------------------------------- 2. vacuum
 
+def test_maintain_metrics(tmp_path):
+    """`smarttech maintain --metrics`: its smarttech_maintenance_* series per table agree with what the
+    pass did, as the Delta log (delta-rs) tells it."""
+    from test_metrics_prometheus import free_port
+    path, port = tmp_path / "t", free_port()
+    run_tool("create", path)
+    run_tool("append", path, "--commits", 30, "--rows", 20, "--app", "tw", "--checkpoint-interval", 0)
+    p = subprocess.Popen([str(smarttech_path()), "maintain", "--table", str(path), "--once", "--compact-min-files", "2",
+                          "--compact-after", "1s", "--metrics", f"127.0.0.1:{port}", "--metrics-linger", "30s"],
+                         stderr=subprocess.PIPE, text=True)
+    import urllib.request
+    text, deadline = None, time.time() + 60
+    try:
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    text = r.read().decode()
+                if 'smarttech_maintenance_passes_total{path="%s"} 1' % path in text:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+
+    def val(name):
+        import re
+        m = re.search(r'^%s\{path="%s"\} (\S+)$' % (name, re.escape(str(path))), text or "", re.M)
+        assert m, f"{name} missing:\n{(text or '')[:3000]}"
+        return float(m.group(1))
+    t = deltalake.DeltaTable(str(path))
+    opt = [h for h in t.history() if h["operation"] == "OPTIMIZE"]
+    assert len(opt) == 1 and val("smarttech_maintenance_compactions_total") == 1
+    assert val("smarttech_maintenance_files_compacted_total") == int(opt[0]["operationMetrics"]["numRemovedFiles"]) == 90
+    assert val("smarttech_maintenance_table_version") == t.version() == 31
+    assert val("smarttech_maintenance_table_active_files") == len(add_actions(t)) == 3
+    assert val("smarttech_maintenance_checkpoints_total") == 1 and val("smarttech_maintenance_errors_total") == 0
+    assert val("smarttech_maintenance_passes_total") == 1 and val("smarttech_maintenance_last_pass_seconds") > 0
+
+
 def age(p: pathlib.Path, seconds: float):
     t = time.time() - seconds
     os.utime(p, (t, t))

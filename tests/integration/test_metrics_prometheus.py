@@ -118,6 +118,11 @@ def test_prometheus_scrapes_silver_and_gold(tmp_path, smarttech_bin, run_smartte
         silver_version = deltalake.DeltaTable(str(out / "silver")).version()
         assert scalar(prom_port, last('smarttech_table_version{job="silver",table="silver"}')) == silver_version
         assert scalar(prom_port, last('process_resident_memory_bytes{job="silver"}')) > 1 << 20
+        # the maintenance beside the job: its series per table path, no failed pass
+        for table in ("silver", "bronze_kafka", "quarantine"):
+            sel = f'{{job="silver",path="{out / table}"}}'
+            assert scalar(prom_port, last(f'smarttech_maintenance_errors_total{sel}')) == 0
+            assert scalar(prom_port, last(f'smarttech_maintenance_passes_total{sel}')) >= 1
 
         # Gold, still running: it catches up with the Silver table
         wait_value(prom_port, 'smarttech_gold_silver_version{job="gold"}', silver_version, timeout=60)

@@ -281,6 +281,82 @@ def test_mosquitto_pub_and_paho_reach_silver(tmp_path, mqtt, kafka_broker, uniqu
     assert [r["reason"] for r in q] == ["missing_field:sensor_id"]  # keyed by its topic, judged by Silver
 
 
+def scrape(port: int, path: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def sample(text: str, name: str) -> float:
+    """The value of an unlabelled series in a Prometheus exposition."""
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert m, f"{name} not exposed:\n{text[:2000]}"
+    return float(m.group(1))
+
+
+def test_metrics_of_the_bridge(tmp_path, mqtt, kafka_broker, unique_topic):
+    """--metrics on the bridge: its counters equal what went through (Kafka's count of the topic),
+    /readyz is 200 while both brokers answer and 503 with the reason while MQTT is unreachable."""
+    from test_metrics_prometheus import free_port
+    topic, cid, port = unique_topic("mqtt_metrics"), f"bridge-{uuid.uuid4().hex[:8]}", free_port()
+    b = Bridge(tmp_path / "bridge.log", mqtt.url, topic, cid, "--metrics", f"127.0.0.1:{port}").start()
+    events = subprocess.run([str(smarttech_path()), "simulate", "--count", "300", "--seed", "73", "--quiet"],
+                            capture_output=True, check=True).stdout.decode().splitlines()
+    try:
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mqtt.port), "-q", "1", "-t",
+                        "smarttech/b01/1/r01/mixed", "-l"], input="\n".join(events + ["not json"]) + "\n",
+                       text=True, check=True, timeout=60)
+        b.wait_idle(quiet=2)
+        # the counters are brought up to date about once a second, after the progress line
+        deadline = time.time() + 30
+        while True:
+            code, text = scrape(port, "/metrics")
+            assert code == 200
+            if sample(text, "smarttech_mqtt_messages_forwarded_total") >= 301 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert sample(text, "smarttech_mqtt_messages_forwarded_total") == 301
+        assert sample(text, "smarttech_mqtt_messages_rejected_total") == 1
+        assert sample(text, "smarttech_mqtt_messages_acknowledged_total") >= 301
+        assert sample(text, "smarttech_mqtt_kafka_failures_total") == 0
+        assert sample(text, "smarttech_mqtt_in_flight") == 0 and sample(text, "smarttech_mqtt_connected") == 1
+        assert sample(text, "process_resident_memory_bytes") > 0
+        assert scrape(port, "/healthz")[0] == 200 and scrape(port, "/readyz")[0] == 200
+        assert b.stop() == 0
+    finally:
+        b.cleanup()
+        mqtt.forget_session(cid)
+    s = Silver(tmp_path / "out", topic)
+    s.run_once()
+    assert len(read_table(s.silver, ["event_id"])) == len({json.loads(e)["event_id"] for e in events})
+    assert [r["reason"] for r in read_table(s.quarantine, ["reason"])] == ["malformed_json"]
+    # MQTT unreachable: alive, not ready, and the reason says which broker
+    port2 = free_port()
+    dead = Bridge(tmp_path / "dead.log", "mqtt://127.0.0.1:1", topic, f"dead-{cid}", "--metrics",
+                  f"127.0.0.1:{port2}").start(wait_subscribed=False)
+    try:
+        deadline = time.time() + 30
+        while scrape_or_none(port2, "/healthz") is None:
+            assert time.time() < deadline, dead.text()[-2000:]
+            time.sleep(0.2)
+        assert scrape(port2, "/healthz")[0] == 200
+        code, why = scrape(port2, "/readyz")
+        assert code == 503 and "MQTT" in why, why
+    finally:
+        dead.cleanup()
+
+
+def scrape_or_none(port: int, path: str):
+    try:
+        return scrape(port, path)
+    except OSError:
+        return None
+
+
 # --------------------------------------------------------------------------------------- 3. security
 
 def run_bridge(url, topic, *extra, timeout=60):
