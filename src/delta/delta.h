@@ -406,14 +406,18 @@ typedef struct delta_optimize_options {
     int max_attempts;            /* default 5: re-plans after a concurrent remove of an input */
     /* Planning for automatic compaction (delta_maintain.h); all 0 by default, which packs every
      * partition that has min_files small files whole, as OPTIMIZE does. */
-    int tiered;                  /* 1: a partition with min_files small files merges only its
+    int tiered;                  /* 1: small = under half the target (a file of half the target
+                                    or more is done: two never fit one output); a partition
+                                    with min_files small files merges only its
                                     smallest files, smallest first, each joining while it is at
                                     most twice the files taken before it together: a row is
                                     rewritten at most log1.5(target / first file size) times in
                                     all, instead of once per run while its file is small */
     int64_t compact_after_ms;    /* > 0: a partition with fewer than min_files small files is also
                                     compacted once its oldest small file (modificationTime) is this
-                                    old (tiered: merging what the tiered rule allows), and, tiered,
+                                    old (tiered: merging what the tiered rule allows, when that bin
+                                    holds a file this old: a file the rule leaves out ages by
+                                    design and triggers nothing), and, tiered,
                                     one whose newest small file is this old (no new file for that
                                     long: it has gone quiet) is packed whole; 2 small files or more */
     int64_t now_ms;              /* the clock of compact_after_ms; 0: now */
