@@ -14,6 +14,10 @@ Retentions: SOAK_RETENTION (default 3m) for the log and deleted files (--allow-s
 Silver's --dedup-window SOAK_DEDUP_WINDOW (default 3m), so that the steady state is reached within
 the run: with the defaults (30 and 7 days, 10 minutes) the log, the tombstones and the dedup state
 grow for that long before they are flat, which no 30-minute run can show before its minutes 5-10.
+For the same reason --compact-after is SOAK_COMPACT_AFTER (default 1m): Gold writes a file or two a
+minute, so its files reach the count trigger (32) only after the age trigger, and with the default
+10 minutes its file count is a saw-tooth of a 10-minute period, which two 5-minute windows cannot
+compare.
 
 Every minute, per table (the mean of samples taken every 10 s): active files and small files (under
 64 MiB, what compaction still merges; the full files grow with the data, one per 64-128 MiB, and are
@@ -49,13 +53,15 @@ MINUTES = float(os.environ.get("SOAK_MINUTES", "30"))
 RATE = int(os.environ.get("SOAK_RATE", "20000"))
 RETENTION = os.environ.get("SOAK_RETENTION", "3m")
 DEDUP_WINDOW = os.environ.get("SOAK_DEDUP_WINDOW", "3m")
+COMPACT_AFTER = os.environ.get("SOAK_COMPACT_AFTER", "1m")
 PORT = int(os.environ.get("SOAK_PORT", "29092"))
 WORK = Path(os.environ.get("SOAK_DIR", ROOT / "data" / "soak"))
 RESULTS = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results"))
 BROKERS = f"localhost:{PORT}"
 TOPIC = "soak"
 BROKER_ENV = dict(os.environ, KAFKA_LOCAL_HOME=str(WORK / "broker"), KAFKA_LOCAL_PORT=str(PORT))
-MAINT = ["--log-retention", RETENTION, "--deleted-file-retention", RETENTION, "--allow-short-retention"]
+MAINT = ["--log-retention", RETENTION, "--deleted-file-retention", RETENTION, "--allow-short-retention",
+         "--compact-after", COMPACT_AFTER]
 OUT = WORK / "out"
 CK = WORK / "checkpoints"
 TABLES = {"bronze_kafka": OUT / "bronze_kafka", "silver": OUT / "silver_delta", "quarantine": OUT / "quarantine_delta",
@@ -365,7 +371,7 @@ def main() -> int:
         if len(rec) >= 2:
             h = len(rec) // 2
             info["recovery_s_first_half_mean"], info["recovery_s_second_half_mean"] = mean(rec[:h]), mean(rec[h:])
-        result = {"stamp": stamp, "minutes": MINUTES, "rate": RATE, "retention": RETENTION, "silver_kills": silver.kills,
+        result = {"stamp": stamp, "minutes": MINUTES, "rate": RATE, "retention": RETENTION, "compact_after": COMPACT_AFTER, "silver_kills": silver.kills,
                   "silver_stuck_on_stop": stuck,
                   "broker_restarts": 1 if broker_done else 0, "loadavg_start": load0,
                   "loadavg_end": open("/proc/loadavg").read().split()[:3], "machine": platform.platform(),
@@ -373,7 +379,8 @@ def main() -> int:
                   "not_judged": info,
                   "per_minute": minutes}
         (RESULTS / f"soak-{stamp}.json").write_text(json.dumps(result, indent=1))
-        md = [f"# soak {stamp}: {MINUTES:g} min at {RATE}/s, retention {RETENTION}, {silver.kills} silver kills, "
+        md = [f"# soak {stamp}: {MINUTES:g} min at {RATE}/s, retention {RETENTION}, compact-after {COMPACT_AFTER}, "
+              f"{silver.kills} silver kills, "
               f"{result['broker_restarts']} broker restart; load {' '.join(load0)} -> {' '.join(result['loadavg_end'])}",
               "", f"Silver vs manifest: {exact}", "", "| series | minutes 5-10 (or middle third) | last 5 (or last third) | flat (<= +20 %) | within +-20 % |",
               "|---|---:|---:|---|---|"]
