@@ -122,8 +122,8 @@ def kafka_timestamps(a, topic: str, path: str) -> None:
 # ----------------------------------------------------------------------------- Delta helpers
 
 def delta_versions(table: str) -> list[dict]:
-    """Every commit of a table: version, commit file mtime (s), commitInfo timestamp (ms), added files
-    and their numRecords. Reads the JSON commits directly (no library in the timing path)."""
+    """Every commit of a table: version, commit file mtime (s), commitInfo timestamp (ms), the files it
+    added with new rows (dataChange) and their numRecords. Reads the JSON commits directly (no library in the timing path)."""
     out = []
     for p in sorted(glob.glob(os.path.join(table, "_delta_log", "*.json"))):
         name = os.path.basename(p)[:-5]
@@ -142,6 +142,10 @@ def delta_versions(table: str) -> list[dict]:
             act = json.loads(ln)
             if "add" in act:
                 add = act["add"]
+                if add.get("dataChange") is False:
+                    # a compaction's rewrite (OPTIMIZE, maintenance on by default): not new rows,
+                    # and not when they became visible
+                    continue
                 files.append(urllib.parse.unquote(add["path"]))
                 st = add.get("stats")
                 if st:
@@ -227,8 +231,8 @@ def compare(tables: dict[str, str]) -> dict:
 
 # ----------------------------------------------------------------------------- pipelines
 
-def ours_cmd(a, topic: str, out: str, group: str, once: bool) -> list[str]:
-    cmd = [a.bin, "silver", "--brokers", a.brokers, "--topic", topic, "--group", group, *a.silver_args,
+def ours_cmd(a, topic: str, out: str, group: str, once: bool, extra=()) -> list[str]:
+    cmd = [a.bin, "silver", "--brokers", a.brokers, "--topic", topic, "--group", group, *a.silver_args, *extra,
            "--output", f"{out}/silver_delta", "--bronze", f"{out}/bronze_kafka",
            "--quarantine", f"{out}/quarantine_delta", "--checkpoint", f"{out}/checkpoint",
            "--from", "earliest", "--summary-json", f"{out}/summary.json", "--quiet"]
@@ -308,16 +312,18 @@ def wait_rows(table: str, want: int, timeout: float, alive) -> tuple[bool, int]:
     return False, n
 
 
-def steady(a, who: str) -> dict:
-    topic = f"bench_steady_{who}_{a.stamp}"
+def steady(a, who: str, extra=()) -> dict:
+    """who: "ours" (silver with a.silver_args and extra; label "ours" + the extra options) or "spark"."""
+    label = who + "".join(x.replace("-", "_") for x in extra)
+    topic = f"bench_steady_{label}_{a.stamp}"
     a.topics.append(topic)
     topic_create(a, topic)
-    out = os.path.join(a.workdir, f"steady_{who}")
+    out = os.path.join(a.workdir, f"steady_{label}")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     silver = f"{out}/silver_delta"
     if who == "ours":
-        cmd = ours_cmd(a, topic, out, f"bench-steady-{a.stamp}", once=False)
+        cmd = ours_cmd(a, topic, out, f"bench-steady-{label}-{a.stamp}", once=False, extra=extra)
     else:
         cmd = spark_cmd(a, topic, out, a.trigger, 0)
     log(f"{who}: steady state on {topic}: starting the pipeline")
@@ -454,6 +460,8 @@ def main() -> int:
 
         if not a.skip_steady:
             res["steady_ours"] = steady(a, "ours")
+            # the same stream with a 100 ms trigger: the latency a short trigger buys, and its CPU
+            res["steady_ours_trigger_100ms"] = steady(a, "ours", ("--trigger", "100ms"))
             if not a.skip_spark:
                 res["steady_spark"] = steady(a, "spark")
     finally:

@@ -55,6 +55,8 @@ def test_bench_run_tiny(kafka_broker, tmp_path):
     assert st["caught_up"] and st["silver_rows"] == st["expected_rows"]
     assert st["latency"]["count"] > 0 and 0 < st["latency"]["p50_ms"] <= st["latency"]["p99_ms"]
     assert st["latency"]["rows_without_kafka_ts"] == 0
+    st = s["steady_ours_trigger_100ms"]  # the same stream with --trigger 100ms
+    assert st["caught_up"] and st["silver_rows"] == st["expected_rows"] and st["latency"]["count"] > 0
 
     assert latest["producer"]["events"] == 20000 and latest["producer"]["simulator_eps"] > 0
     assert latest["parquet_write"]["rows"] == 50000
