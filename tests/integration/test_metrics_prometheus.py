@@ -10,6 +10,7 @@ checked through PromQL on Prometheus's HTTP API against the tables read by delta
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -35,6 +36,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def sample(text: str, name: str, labels: str = "") -> float:
+    """The value of one series in a Prometheus exposition: name{labels} as rendered (labels="" for
+    an unlabelled series); fails when it is not exposed."""
+    m = re.search(rf"^{re.escape(name)}{re.escape('{' + labels + '}') if labels else ''} (\S+)$", text, re.M)
+    assert m, f"{name}{{{labels}}} not exposed:\n{text[:3000]}"
+    return float(m.group(1))
 
 
 def promql(port: int, q: str) -> list:

@@ -282,26 +282,16 @@ def test_mosquitto_pub_and_paho_reach_silver(tmp_path, mqtt, kafka_broker, uniqu
 
 
 def scrape(port: int, path: str) -> tuple[int, str]:
-    import urllib.error
-    import urllib.request
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def sample(text: str, name: str) -> float:
-    """The value of an unlabelled series in a Prometheus exposition."""
-    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    assert m, f"{name} not exposed:\n{text[:2000]}"
-    return float(m.group(1))
+    """GET path of a job's metrics endpoint: (status, body)."""
+    from test_http_hostile import get
+    code, body = get(port, path)
+    return code, body.decode()
 
 
 def test_metrics_of_the_bridge(tmp_path, mqtt, kafka_broker, unique_topic):
     """--metrics on the bridge: its counters equal what went through (Kafka's count of the topic),
     /readyz is 200 while both brokers answer and 503 with the reason while MQTT is unreachable."""
-    from test_metrics_prometheus import free_port
+    from test_metrics_prometheus import free_port, sample
     topic, cid, port = unique_topic("mqtt_metrics"), f"bridge-{uuid.uuid4().hex[:8]}", free_port()
     b = Bridge(tmp_path / "bridge.log", mqtt.url, topic, cid, "--metrics", f"127.0.0.1:{port}").start()
     events = subprocess.run([str(smarttech_path()), "simulate", "--count", "300", "--seed", "73", "--quiet"],

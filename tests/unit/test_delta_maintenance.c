@@ -934,6 +934,17 @@ static delta_table *writer_handle(const char *p)
     return t;
 }
 
+/* A new empty table `name` (ndays event dates) and a writer handle on it; *path (malloc'd) is its
+ * folder. NULL when the table could not be made. */
+static delta_table *new_writer(const char *name, int ndays, char **path)
+{
+    delta_table *t0 = make_table(name, 0, 0, ndays);
+    if (!t0) return NULL;
+    delta_table_destroy(t0);
+    *path = tpath(name);
+    return writer_handle(*path);
+}
+
 static void test_maintain_options(void)
 {
     delta_maintain_options o;
@@ -968,11 +979,9 @@ static void test_maintain_options(void)
  * partition holds one file. */
 static void test_maintain_compaction(void)
 {
-    delta_table *t0 = make_table("mc", 0, 0, 1);
-    if (!t0) return;
-    delta_table_destroy(t0);
-    char *p = tpath("mc");
-    delta_table *t = writer_handle(p);
+    char *p;
+    delta_table *t = new_writer("mc", 1, &p);
+    if (!t) return;
     delta_maintain_options o;
     delta_maintain_options_init(&o);
     o.compact_min_files = 8;
@@ -1039,11 +1048,9 @@ static void test_maintain_compaction(void)
  * it are still merged (the soak saw one tiny file keep 600 files of a partition unmerged). */
 static void test_maintain_compaction_tiny_first(void)
 {
-    delta_table *t0 = make_table("mct", 0, 0, 1);
-    if (!t0) return;
-    delta_table_destroy(t0);
-    char *p = tpath("mct");
-    delta_table *t = writer_handle(p);
+    char *p;
+    delta_table *t = new_writer("mct", 1, &p);
+    if (!t) return;
     append(t, 0, 1, 1);
     for (int c = 0; c < 40; c++) append(t, 1 + (int64_t)c * 500, 500, 1);
     delta_maintain_options o;
@@ -1083,11 +1090,9 @@ static int64_t largest_file(const delta_table *t)
 
 static void test_maintain_compaction_busy_partition(void)
 {
-    delta_table *t0 = make_table("mcb", 0, 0, 1);
-    if (!t0) return;
-    delta_table_destroy(t0);
-    char *p = tpath("mcb");
-    delta_table *t = writer_handle(p);
+    char *p;
+    delta_table *t = new_writer("mcb", 1, &p);
+    if (!t) return;
     for (int c = 0; c < 10; c++) append(t, (int64_t)c * 4000, 4000, 1);
     delta_maintain_options o;
     delta_maintain_options_init(&o);
@@ -1117,11 +1122,8 @@ static void test_maintain_compaction_busy_partition(void)
 
     /* the age trigger (a table of its own): a left-out tier file older than compact_after, 2 fresh
      * files */
-    t0 = make_table("mca", 0, 0, 1);
-    if (!t0) return;
-    delta_table_destroy(t0);
-    p = tpath("mca");
-    t = writer_handle(p);
+    t = new_writer("mca", 1, &p);
+    if (!t) return;
     o.compact_after_ms = 1000;
     CHECK(delta_maintainer_new(p, &o, &m, &e) == ST_OK);
     append(t, 300000, 1500, 1); /* a tier file: more than twice the small files after it */
@@ -1174,11 +1176,9 @@ static void create_with_config(const char *p, const char *config_json)
  * versions (default 10) with a complete _last_checkpoint. */
 static void test_maintain_checkpoint(void)
 {
-    delta_table *t0 = make_table("mk", 0, 0, 2);
-    if (!t0) return;
-    delta_table_destroy(t0);
-    char *p = tpath("mk");
-    delta_table *t = writer_handle(p);
+    char *p;
+    delta_table *t = new_writer("mk", 2, &p);
+    if (!t) return;
     for (int c = 0; c < 25; c++) append(t, c * 3, 3, 2);
     CHECK(count_log(p, "checkpoint.parquet") == 0);
     delta_maintain_options o;
@@ -1233,11 +1233,9 @@ static void test_maintain_checkpoint(void)
  * the deleted-file retention and then let them go. */
 static void test_maintain_tombstones(void)
 {
-    delta_table *t0 = make_table("mt", 0, 0, 1);
-    if (!t0) return;
-    delta_table_destroy(t0);
-    char *p = tpath("mt");
-    delta_table *t = writer_handle(p);
+    char *p;
+    delta_table *t = new_writer("mt", 1, &p);
+    if (!t) return;
     for (int c = 0; c < 6; c++) append(t, c * 4, 4, 1);
     st_err e;
     CHECK(delta_table_optimize(p, NULL, NULL, &e) == ST_OK);
@@ -1281,11 +1279,9 @@ static void test_maintain_tombstones(void)
  * from the oldest kept checkpoint on still load. */
 static void test_maintain_bounded(void)
 {
-    delta_table *t0 = make_table("mb", 0, 0, 2);
-    if (!t0) return;
-    delta_table_destroy(t0);
-    char *p = tpath("mb");
-    delta_table *t = writer_handle(p);
+    char *p;
+    delta_table *t = new_writer("mb", 2, &p);
+    if (!t) return;
     delta_maintain_options o;
     delta_maintain_options_init(&o);
     o.compact_min_files = 4;
