@@ -113,6 +113,7 @@ typedef struct job {
     record *pollbuf;        /* POLL_MAX records of the current poll */
     maint_service *maint;   /* the tables' maintenance thread, NULL when off */
     int64_t last_activity_us;
+    int once_stalls;        /* --once: idle spells in a row with records left in an assigned partition */
     int resync_pending;     /* a batch failed: seek back to the tables before collecting more */
 } job;
 
@@ -740,18 +741,31 @@ static void on_problem(job *j, const record *m)
     }
 }
 
+/* Where the tables stand on partition p (the lowest of the three txn versions, -1: none) and
+ * its end offset; 1 when the tables are behind that end, 0 when they hold it all, -1 when the end
+ * is unknown (the brokers did not answer). */
+static int partition_behind(job *j, int32_t p, int64_t *at, int64_t *end)
+{
+    int64_t lo = 0, hi = 0;
+    *at = *end = -1;
+    if (record_source_bounds(j->src, p, 5000, &lo, &hi, NULL)) return -1;
+    char id[512];
+    app_id(j, p, id, sizeof id);
+    int64_t m = INT64_MAX;
+    for (int t = 0; t < NT; t++) {
+        int64_t v = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), id);
+        if (v < m) m = v;
+    }
+    *at = m < 0 ? lo : m;
+    *end = hi;
+    return *at < hi;
+}
+
 /* 1 when the three tables hold partition p up to its current end offset. */
 static int partition_done_in_tables(job *j, int32_t p)
 {
-    int64_t lo = 0, hi = 0;
-    if (record_source_bounds(j->src, p, 5000, &lo, &hi, NULL)) return 0;
-    char id[512];
-    app_id(j, p, id, sizeof id);
-    for (int t = 0; t < NT; t++) {
-        int64_t v = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), id);
-        if (v < 0 ? hi > lo : v < hi) return 0;
-    }
-    return 1;
+    int64_t at, end;
+    return partition_behind(j, p, &at, &end) == 0;
 }
 
 /* --once: done when every assigned partition reached its end AND the tables hold every other
@@ -781,6 +795,50 @@ static int caught_up(job *j)
     }
     free(ids);
     return done;
+}
+
+#define ONCE_STALLS_MAX 3
+
+/* --once, nothing collected for once_idle_us: 1 when the job may stop. It may when every assigned
+ * partition is held by the tables up to its end (what other members hold is theirs). An assigned
+ * partition with records left past what the tables hold means the client stopped fetching it (no
+ * record and no end-of-partition came): every assigned partition is sought back to its tables,
+ * which restarts the fetch; after ONCE_STALLS_MAX such spells in a row the job stops with an
+ * error naming the partition, instead of ending as if it had drained everything. Only while both
+ * stages are idle. */
+static int once_idle(job *j)
+{
+    st_err e;
+    if (refresh_tables(j, &e)) return 0; /* judged at the next spell */
+    char what[400] = "";
+    size_t len = 0;
+    int behind = 0;
+    for (int p = 0; p < j->nparts; p++) {
+        int64_t at, end;
+        if (!j->parts[p].assigned || partition_behind(j, p, &at, &end) != 1) continue;
+        behind++;
+        if (len < sizeof what - 80)
+            len += (size_t)snprintf(what + len, sizeof what - len, "%s[%d] at %lld of %lld", behind > 1 ? ", " : "",
+                                    p, (long long)at, (long long)end);
+    }
+    if (!behind) return 1;
+    char msg[700];
+    if (++j->once_stalls > ONCE_STALLS_MAX) {
+        set_fatal(j, ST_ERR_STATE,
+                  "--once: no record came from %s %s for %d spells of %lld s although the tables are behind "
+                  "its end; stopped without draining it (nothing is lost: a restart goes on from the tables)",
+                  j->c->topic, what, ONCE_STALLS_MAX, (long long)(j->c->once_idle_us / 1000000));
+        return 1;
+    }
+    snprintf(msg, sizeof msg, "no record for %lld s from %s %s: seeking back to the tables to restart the fetch",
+             (long long)(j->c->once_idle_us / 1000000), j->c->topic, what);
+    if (j->cb) j->cb(j->st, msg, j->opaque);
+    if (resync(j, &e) != ST_OK) {
+        set_fatal(j, e.code, "%s", e.msg);
+        return 1;
+    }
+    j->last_activity_us = st_monotonic_us();
+    return 0;
 }
 
 static st_code open_all(job *j, st_err *e)
@@ -1145,7 +1203,10 @@ st_code silver_job_run_source(const silver_config *c, record_source *src, const 
         int full = b->n >= c->max_events;
         int due = b->n && now - b->first_us >= c->trigger_us;
         if (b->n && (full || due || *stop) && (worker_idle(&j) || full || *stop)) {
-            if (hand_off(&j)) j.last_activity_us = now;
+            if (hand_off(&j)) {
+                j.last_activity_us = now;
+                j.once_stalls = 0;
+            }
             continue; /* not handed off: check_result takes the failure first */
         }
         if (*stop) break;
@@ -1175,7 +1236,7 @@ st_code silver_job_run_source(const silver_config *c, record_source *src, const 
                 pthread_mutex_unlock(&j.mu);
                 if (pending) continue;
                 if (caught_up(&j)) break;
-                if (st_monotonic_us() - j.last_activity_us > c->once_idle_us) break;
+                if (st_monotonic_us() - j.last_activity_us > c->once_idle_us && once_idle(&j)) break;
             }
             continue;
         }

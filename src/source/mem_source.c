@@ -30,12 +30,12 @@ typedef struct stream {
     int64_t assigned_at;      /* where the last assignment started it, -1: never assigned */
     int served;
     int end_sent;
-    int parked;               /* out of range: silent until sought */
+    int parked;               /* out of range or stalled: silent until sought */
     int oor_pending;          /* the OUT_OF_RANGE marker is still to be delivered */
     char oor_msg[160];
 } stream;
 
-typedef enum step_kind { STEP_ADD, STEP_ASSIGN, STEP_REVOKE, STEP_REDELIVER, STEP_TRIM, STEP_PROBLEM } step_kind;
+typedef enum step_kind { STEP_ADD, STEP_ASSIGN, STEP_REVOKE, STEP_REDELIVER, STEP_TRIM, STEP_PROBLEM, STEP_STALL } step_kind;
 
 typedef struct step {
     step_kind kind;
@@ -288,6 +288,11 @@ void mem_source_trim(mem_source *m, int32_t stream_id, int64_t before)
     push_positioned(m, STEP_TRIM, stream_id, before);
 }
 
+void mem_source_stall(mem_source *m, int32_t stream_id)
+{
+    push_positioned(m, STEP_STALL, stream_id, 0);
+}
+
 void mem_source_problem(mem_source *m, record_problem kind, const char *message)
 {
     pthread_mutex_lock(&m->mu);
@@ -438,6 +443,12 @@ static st_code run_step(mem_source *m, record *out, size_t *n, st_err *e)
         break;
     case STEP_TRIM:
         if (st && sp->position > st->first) st->first = sp->position;
+        break;
+    case STEP_STALL:
+        if (st) {
+            st->parked = 1; /* no marker: a fetcher that stopped says nothing */
+            st->oor_pending = 0;
+        }
         break;
     case STEP_PROBLEM:
         out[(*n)++] = (record){.kind = RECORD_PROBLEM, .problem = sp->problem, .stream = -1, .position = -1,

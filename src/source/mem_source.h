@@ -6,7 +6,7 @@
  * (Kafka-like: mem_source_add, the next position each) or table rows (Delta-like:
  * mem_source_add_row at a given position, several per position, closed by mem_source_add_done).
  *
- * The script. Control steps (assign, revoke, redeliver, trim, problem) run in the order they were
+ * The script. Control steps (assign, revoke, redeliver, trim, stall, problem) run in the order they were
  * given, one per poll, and only once every record already delivered to the served streams has
  * been taken. A record added while a control step is still pending becomes available when the
  * script reaches it; one added while none is pending is available at once (it was "produced
@@ -71,6 +71,9 @@ void mem_source_revoke(mem_source *m);
 void mem_source_redeliver(mem_source *m, int32_t stream, int64_t from);
 /* Script: retention removes the positions of stream below `before`. */
 void mem_source_trim(mem_source *m, int32_t stream, int64_t before);
+/* Script: stream stops delivering, with no marker and no RECORD_END, until it is sought (a
+ * client whose fetcher stopped: the records are there, bounds show them, nothing comes). */
+void mem_source_stall(mem_source *m, int32_t stream);
 /* Script: a RECORD_PROBLEM marker (stream -1) with message (copied). */
 void mem_source_problem(mem_source *m, record_problem kind, const char *message);
 

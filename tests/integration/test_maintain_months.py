@@ -138,6 +138,11 @@ def months(kafka_broker, unique_topic, tmp_path_factory):
         silver.wait(timeout=900)
         sreader.join()
         assert silver.returncode == 0, "".join(sreader.lines)[-4000:]
+        # the drive itself: Silver read the whole topic (a job that stopped early would make every
+        # reader's check below fail for a reason that is not theirs)
+        drained = json.loads((logs / "silver.json").read_text())
+        assert drained["events_in"] == EVENTS, (f"silver --once read {drained['events_in']} of {EVENTS} events: "
+                                                + "".join(sreader.lines)[-4000:])
         drive_s = time.monotonic() - t0
         gold.terminate()
         assert gold.wait(timeout=120) == 0, (logs / "gold.log").read_text()[-3000:]

@@ -118,7 +118,7 @@ static int offsets_once(const rows *rs, int want)
 /* ------------------------------------------------------------------ running the job */
 
 typedef struct progress {
-    int batches, unreachable, assigned, revoked, failures;
+    int batches, unreachable, assigned, revoked, failures, refetches;
     char blocker[600];        /* a file that makes Silver's write fail until the first failure */
     int64_t versions_at_failure[3];
     int64_t txn_at_assign[4][2]; /* lowest table txn of partitions 0..1 at each assignment */
@@ -134,6 +134,7 @@ static void on_progress(const silver_stats *s, const char *event, void *opaque)
         return;
     }
     if (strstr(event, "broker unreachable")) pr->unreachable++;
+    if (strstr(event, "seeking back to the tables to restart the fetch")) pr->refetches++;
     if (strstr(event, "revoked")) pr->revoked++;
     if (strstr(event, "assigned")) {
         pr->assigned++;
@@ -162,6 +163,8 @@ static void on_progress(const silver_stats *s, const char *event, void *opaque)
     }
 }
 
+static int64_t once_idle_us = 20LL * 1000000; /* a safety net: the script always ends in END markers */
+
 static st_code run(mem_source *m, progress *pr, silver_stats *st, st_err *e)
 {
     silver_config c;
@@ -175,7 +178,7 @@ static st_code run(mem_source *m, progress *pr, silver_stats *st, st_err *e)
     c.trigger_us = 20000;
     c.max_events = 3; /* several batches, also inside one partition */
     c.once = 1;
-    c.once_idle_us = 20LL * 1000000; /* a safety net: the script always ends in END markers */
+    c.once_idle_us = once_idle_us;
     static volatile sig_atomic_t stop = 0;
     char blocker[sizeof pr->blocker];
     memcpy(blocker, pr->blocker, sizeof blocker);
@@ -426,6 +429,41 @@ static void test_out_of_range_is_fatal(void)
     mem_source_destroy(m);
 }
 
+/* --once and a client that stopped fetching one partition (records there, no record and no end
+ * of partition coming): after the idle spell the job seeks back to its tables, which restarts the
+ * fetch, and drains everything; it does not end as if it had. */
+static void test_stalled_fetch_is_restarted(void)
+{
+    set_paths("stall");
+    mem_source *m = mem_source_new("topic " TOPIC, 2, 1);
+    char id[16];
+    int n = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < 4; k++)
+            for (int32_t p = 0; p < 2; p++) {
+                snprintf(id, sizeof id, "s%d", n);
+                add_event(m, p, id, n++);
+            }
+        if (round == 0) {
+            mem_source_assign(m, NULL, 0);
+            mem_source_stall(m, 0);
+        }
+    }
+    progress pr = {0};
+    silver_stats st;
+    st_err e;
+    once_idle_us = 300000;
+    st_code rc = run(m, &pr, &st, &e);
+    once_idle_us = 20LL * 1000000;
+    CHECK_MSG(rc == ST_OK, "%s", e.msg);
+    CHECK_MSG(pr.refetches == 1, "%d restarts of the fetch", pr.refetches);
+    rows rs;
+    read_table(silver_p, "event_id", "sensor_id", "source_partition", "source_offset", &rs);
+    CHECK_MSG(rs.n == 16 && offsets_once(&rs, 16), "%d rows in Silver, 16 sent", rs.n);
+    CHECK(txn_of(silver_p, 0) == 8 && txn_of(silver_p, 1) == 8);
+    mem_source_destroy(m);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(dir) != NULL);
@@ -433,6 +471,7 @@ int main(void)
     test_failed_commit_is_retried();
     test_rebalance_resumes_from_tables();
     test_out_of_range_is_fatal();
+    test_stalled_fetch_is_restarted();
     st_remove_tree(dir, NULL);
     free(bronze_p);
     free(silver_p);
