@@ -355,6 +355,7 @@ static void on_revoked(void *ctx, const record_position *parts, size_t n)
     discard_batch(j);
     for (int p = 0; p < j->nparts; p++) j->parts[p].assigned = 0;
     j->assigned_count = 0;
+    j->last_activity_us = st_monotonic_us(); /* --once: the idle clock restarts with the rebalance */
     update_ready(j);
     if (j->cb) j->cb(j->st, "partitions revoked (rebalance)", j->opaque);
 }
@@ -741,34 +742,43 @@ static void on_problem(job *j, const record *m)
     }
 }
 
-/* Where the tables stand on partition p (the lowest of the three txn versions, -1: none) and
- * its end offset; 1 when the tables are behind that end, 0 when they hold it all, -1 when the end
- * is unknown (the brokers did not answer). */
+/* Where partition p stands, the lowest of the three tables (held here: the committer's offsets,
+ * from the start it resolved; else the tables' txn versions, -1 none: the partition's start), and
+ * its end offset. 1 when that is behind the end, 0 when it is not, -1 when the end is unknown (the
+ * brokers did not answer). */
 static int partition_behind(job *j, int32_t p, int64_t *at, int64_t *end)
 {
     int64_t lo = 0, hi = 0;
     *at = *end = -1;
     if (record_source_bounds(j->src, p, 5000, &lo, &hi, NULL)) return -1;
-    char id[512];
-    app_id(j, p, id, sizeof id);
     int64_t m = INT64_MAX;
-    for (int t = 0; t < NT; t++) {
-        int64_t v = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), id);
-        if (v < m) m = v;
+    const part_state *ps = part_find(j, p);
+    if (ps && ps->assigned) {
+        /* ours: where the committer stands, from the start it resolved (--from latest or a time
+         * starts past lo, and a partition that got nothing since has no txn in the tables) */
+        for (int t = 0; t < NT; t++)
+            if (ps->off[t] < m) m = ps->off[t];
+    } else {
+        char id[512];
+        app_id(j, p, id, sizeof id);
+        for (int t = 0; t < NT; t++) {
+            int64_t v = delta_snapshot_txn_version(delta_table_snapshot(j->tables[t]), id);
+            if (v < m) m = v;
+        }
     }
     *at = m < 0 ? lo : m;
     *end = hi;
     return *at < hi;
 }
 
-/* 1 when the three tables hold partition p up to its current end offset. */
+/* 1 when the three tables hold partition p up to its current end offset (partition_behind). */
 static int partition_done_in_tables(job *j, int32_t p)
 {
     int64_t at, end;
     return partition_behind(j, p, &at, &end) == 0;
 }
 
-/* --once: done when every assigned partition reached its end AND the tables hold every other
+/* --once: done when every assigned partition reached its end AND the tables hold every
  * partition of the topic up to its end. The second half matters when the group still lists
  * members that died (kill -9) until their session times out: the assignment then gives this
  * process only part of the topic, and stopping after that part would leave the rest undone.
@@ -787,11 +797,10 @@ static int caught_up(job *j)
     st_err e;
     if (record_source_streams(j->src, 5000, &ids, &n, &e) == ST_OK) {
         done = refresh_tables(j, &e) == ST_OK;
-        for (size_t i = 0; done && i < n; i++) {
-            part_state *ps = part_find(j, ids[i]);
-            if (ps && ps->assigned) continue;
-            done = partition_done_in_tables(j, ids[i]);
-        }
+        /* the assigned ones too: an end-of-partition is what the client says; the tables holding
+         * the partition up to the end offset the broker gives is what --once promises (measured:
+         * ends reported for all three partitions of a topic with 43,825 records still to read) */
+        for (size_t i = 0; done && i < n; i++) done = partition_done_in_tables(j, ids[i]);
     }
     free(ids);
     return done;
@@ -800,7 +809,8 @@ static int caught_up(job *j)
 #define ONCE_STALLS_MAX 3
 
 /* --once, nothing collected for once_idle_us: 1 when the job may stop. It may when every assigned
- * partition is held by the tables up to its end (what other members hold is theirs). An assigned
+ * partition is held by the tables up to its end (what other members hold is theirs), or, with
+ * nothing assigned (a rebalance in progress), every partition of the topic. An assigned
  * partition with records left past what the tables hold means the client stopped fetching it (no
  * record and no end-of-partition came): every assigned partition is sought back to its tables,
  * which restarts the fetch; after ONCE_STALLS_MAX such spells in a row the job stops with an
@@ -813,16 +823,39 @@ static int once_idle(job *j)
     char what[400] = "";
     size_t len = 0;
     int behind = 0;
-    for (int p = 0; p < j->nparts; p++) {
+    /* nothing assigned (a rebalance that has not given the partitions back yet): the whole topic
+     * is judged by the tables, and the job waits for the group while they are behind */
+    int32_t *ids = NULL;
+    size_t nids = 0;
+    int none = j->assigned_count == 0;
+    if (none && record_source_streams(j->src, 5000, &ids, &nids, &e) != ST_OK) return 0;
+    for (size_t i = 0; i < (none ? nids : (size_t)j->nparts); i++) {
+        int32_t p = none ? ids[i] : (int32_t)i;
         int64_t at, end;
-        if (!j->parts[p].assigned || partition_behind(j, p, &at, &end) != 1) continue;
+        if ((!none && !j->parts[p].assigned) || partition_behind(j, p, &at, &end) != 1) continue;
         behind++;
         if (len < sizeof what - 80)
             len += (size_t)snprintf(what + len, sizeof what - len, "%s[%d] at %lld of %lld", behind > 1 ? ", " : "",
-                                    p, (long long)at, (long long)end);
+                                    (int)p, (long long)at, (long long)end);
     }
+    free(ids);
     if (!behind) return 1;
     char msg[700];
+    if (none) {
+        if (++j->once_stalls > ONCE_STALLS_MAX) {
+            set_fatal(j, ST_ERR_STATE,
+                      "--once: no partition of %s assigned to this process (group %s) for %d spells of %lld s "
+                      "while the tables are behind %s; stopped without draining it (nothing is lost: a restart "
+                      "goes on from the tables)",
+                      j->c->topic, j->c->group, ONCE_STALLS_MAX, (long long)(j->c->once_idle_us / 1000000), what);
+            return 1;
+        }
+        snprintf(msg, sizeof msg, "no partition of %s assigned for %lld s while the tables are behind %s: waiting "
+                 "for the group", j->c->topic, (long long)(j->c->once_idle_us / 1000000), what);
+        if (j->cb) j->cb(j->st, msg, j->opaque);
+        j->last_activity_us = st_monotonic_us();
+        return 0;
+    }
     if (++j->once_stalls > ONCE_STALLS_MAX) {
         set_fatal(j, ST_ERR_STATE,
                   "--once: no record came from %s %s for %d spells of %lld s although the tables are behind "
@@ -1209,7 +1242,10 @@ st_code silver_job_run_source(const silver_config *c, record_source *src, const 
             }
             continue; /* not handed off: check_result takes the failure first */
         }
-        if (*stop) break;
+        if (*stop) {
+            if (cb) cb(j.st, "stopping: asked to (signal)", opaque);
+            break;
+        }
         if (full) continue; /* unreachable: a full buffer is handed off above */
         int ms = 100;
         if (b->n) {
@@ -1235,8 +1271,14 @@ st_code silver_job_run_source(const silver_config *c, record_source *src, const 
                 int pending = j.result_pending;
                 pthread_mutex_unlock(&j.mu);
                 if (pending) continue;
-                if (caught_up(&j)) break;
-                if (st_monotonic_us() - j.last_activity_us > c->once_idle_us && once_idle(&j)) break;
+                if (caught_up(&j)) {
+                    if (cb) cb(j.st, "caught up: the tables hold every partition up to its end", opaque);
+                    break;
+                }
+                if (st_monotonic_us() - j.last_activity_us > c->once_idle_us && once_idle(&j)) {
+                    if (cb && !j.fatal) cb(j.st, "idle: no partition held here has records left", opaque);
+                    break;
+                }
             }
             continue;
         }
